@@ -1,0 +1,33 @@
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+AUTOTERM_DATA_DIRS ?= $(abspath ../shared/datasets)
+export AUTOTERM_DATA_DIRS
+
+.PHONY: install test test-all lint format clean
+
+## install: create .venv and install autoterm with everything the tests need
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	# torch first and pinned: any other spec resolves to a multi-GB CUDA build
+	$(BIN)/pip install "torch>=2.13,<2.14"
+	$(BIN)/pip install -e ".[dev]"
+
+## test: the default (fast) test suite
+test:
+	$(BIN)/pytest -q -n 2
+
+test-all:
+	$(BIN)/pytest -q -n 2 -m ""
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,165 @@
+"""The objective contract: a configuration in, per-fold CV scores, test score and timings out.
+
+One evaluation (Makarova et al., 2022, Sec. 5 and the authors' runs in ``../shared/paper-runs``):
+train on each of the k training folds and score its held-out fold (the k ``fold_scores``, whose
+mean is the validation score BO minimises and whose spread gives the statistical error of the
+stopping rule), record the mean training-fold score, and score the held-out test set with a model
+refit on the whole training part (train = all k folds). The refit is the default because the
+test score should describe the model a user would deploy after tuning; the authors' files do not
+say which they did.
+
+Scores are always *minimised*: classification error (1 - accuracy) or RMSE for regression.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autoterm.data.prepare import PreparedData
+from autoterm.space import Config, SearchSpace
+
+
+@dataclass
+class EvalResult:
+    """What one evaluation of a configuration produced.
+
+    Attributes:
+        fold_scores: the k held-out fold scores, shape ``(k,)`` as a list.
+        val_score: mean of ``fold_scores`` (what BO minimises).
+        test_score: score on the held-out test set of the model refit on the training part.
+        train_score: mean over folds of the score on the fold's own training rows.
+        eval_seconds: wall time of the whole evaluation.
+        status: ``"ok"`` or ``"failed"``.
+        error: the reason, when failed.
+    """
+
+    fold_scores: list[float]
+    val_score: float
+    test_score: float
+    train_score: float
+    eval_seconds: float
+    status: str = "ok"
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def score(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Error for classification (``1 - accuracy``), RMSE for regression (minimised).
+
+    Args:
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+        y_true: targets, shape ``(n,)``.
+        y_pred: predicted labels or values, shape ``(n,)``.
+    """
+    if task == "regression":
+        return float(np.sqrt(np.mean((np.asarray(y_true, float) - np.asarray(y_pred, float)) ** 2)))
+    return float(np.mean(np.asarray(y_true) != np.asarray(y_pred)))
+
+
+class Objective(ABC):
+    """A model family with its search space, evaluated by k-fold CV plus a test refit.
+
+    Subclasses define ``name``, ``space`` (class attributes), ``preprocessing`` (the feature
+    encoding they need, see :func:`autoterm.data.prepare.prepare`) and :meth:`fit_predict`.
+
+    Args:
+        data: the prepared folds and train/test arrays of one run.
+        threads: number of threads the model may use.
+        seed: the run's seed (model randomness derives from it and the iteration).
+        options: model-specific options from the config (e.g. the MLP's epoch budget).
+    """
+
+    name: str = ""
+    space: SearchSpace
+    preprocessing: str = "onehot"
+
+    def __init__(self, data: PreparedData, threads: int = 1, seed: int = 0, **options: Any):
+        self.data = data
+        self.task = data.task
+        self.n_classes = data.n_classes
+        self.threads = max(1, int(threads))
+        self.seed = int(seed)
+        self.options = options
+
+    @abstractmethod
+    def fit_predict(
+        self, config: Config, X_train: Any, y_train: np.ndarray, X_eval: list[Any], seed: int
+    ) -> list[np.ndarray]:
+        """Train one model and predict on each array of ``X_eval``.
+
+        Args:
+            config: native hyperparameters.
+            X_train: training features (the prepared type of this model), ``n_train`` rows.
+            y_train: targets, shape ``(n_train,)``.
+            X_eval: feature blocks to predict.
+            seed: seed for this model's randomness.
+
+        Returns:
+            Predicted labels (classification) or values (regression), one array per block.
+        """
+
+    def evaluate(self, config: Config, iteration: int = 0) -> EvalResult:
+        """Run the full k-fold + test evaluation of ``config``; never raises on model errors.
+
+        Args:
+            config: native hyperparameters.
+            iteration: BO iteration (model seeds derive from ``(seed, iteration, fold)``).
+        """
+        start = time.perf_counter()
+        try:
+            folds, trains = [], []
+            for f, fold in enumerate(self.data.folds):
+                pred_va, pred_tr = self.fit_predict(
+                    config,
+                    fold.X_train,
+                    fold.y_train,
+                    [fold.X_valid, fold.X_train],
+                    seed=self._model_seed(iteration, f),
+                )
+                folds.append(score(self.task, fold.y_valid, pred_va))
+                trains.append(score(self.task, fold.y_train, pred_tr))
+            (pred_te,) = self.fit_predict(
+                config,
+                self.data.X_train,
+                self.data.y_train,
+                [self.data.X_test],
+                seed=self._model_seed(iteration, len(self.data.folds)),
+            )
+            test = score(self.task, self.data.y_test, pred_te)
+            values = [*folds, test]
+            if not all(math.isfinite(v) for v in values):
+                raise FloatingPointError(f"non-finite score in {values}")
+            return EvalResult(
+                fold_scores=folds,
+                val_score=float(np.mean(folds)),
+                test_score=test,
+                train_score=float(np.mean(trains)),
+                eval_seconds=time.perf_counter() - start,
+            )
+        except Exception as exc:  # a failing trial is recorded, never dropped
+            return EvalResult(
+                fold_scores=[],
+                val_score=math.nan,
+                test_score=math.nan,
+                train_score=math.nan,
+                eval_seconds=time.perf_counter() - start,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                extra={"traceback": traceback.format_exc(limit=5)},
+            )
+
+    def _model_seed(self, iteration: int, fold: int) -> int:
+        """A 31-bit seed keyed by ``(run seed, iteration, fold)`` so evaluations are repeatable."""
+        ss = np.random.SeedSequence([self.seed, iteration, fold])
+        return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)

@@ -1,0 +1,334 @@
+"""One run: a model × dataset × seed, BO to the budget, every evaluation recorded.
+
+The pipeline of Makarova et al. (2022) as laid out in ``DESIGN.md`` §1: load the data, fix the
+splits from the seed, then alternate BO suggestion and k-fold evaluation, appending one record per
+evaluation to ``trajectory.jsonl``. A finished run is a no-op when started again; an interrupted
+run continues from its last complete record (the BO state is re-derived from the stored prefix).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from autoterm.trajectory import (
+    DONE_MARKER,
+    RUN_META,
+    TRAJECTORY,
+    append_record,
+    read_run_meta,
+    read_trajectory,
+    write_json_atomic,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RunError(ValueError):
+    """A run that cannot start (one line naming the problem and the fix)."""
+
+
+@dataclass
+class RunSpec:
+    """Everything that defines one run (the resolved config, without Hydra).
+
+    Attributes:
+        model: ``xgboost``, ``random_forest`` or ``mlp``.
+        dataset: dataset name (see :func:`autoterm.data.load_dataset`).
+        seed: seeds the splits, the BO design and streams, and the models.
+        budget: number of evaluations, initial design included.
+        folds: k of the k-fold CV.
+        test_size: fraction of rows held out for testing.
+        n_init: size of the Sobol initial design.
+        threads: threads per model fit (``None``: all cores).
+        out: the run directory (``None``: ``results_dir/runs/<model>/<dataset>/seed=<s>``).
+        results_dir: root of the results tree.
+        data_dirs: extra dataset directories searched before ``AUTOTERM_DATA_DIRS``.
+        target: target column for file datasets.
+        task: force the task type (``binary``, ``multiclass``, ``regression``).
+        max_rows: subsample the dataset to at most this many rows (seeded, stratified).
+        model_options: model-specific options (e.g. ``epochs`` for the MLP).
+        bo: options of the BO loop (``num_restarts``, ``raw_samples``).
+    """
+
+    model: str
+    dataset: str
+    seed: int = 0
+    budget: int = 200
+    folds: int = 10
+    test_size: float = 0.2
+    n_init: int = 5
+    threads: int | None = None
+    out: str | None = None
+    results_dir: str = "results"
+    data_dirs: list[str] = field(default_factory=list)
+    target: str = "target"
+    task: str | None = None
+    max_rows: int | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    bo: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that must match for a run directory to be resumed."""
+        d = asdict(self)
+        for k in ("budget", "threads", "out", "results_dir", "data_dirs"):
+            d.pop(k)
+        return d
+
+
+def dataset_slug(name: str) -> str:
+    """A filesystem-safe name for a dataset (``openml:32`` → ``openml-32``)."""
+    if name.startswith("file:"):
+        return Path(name[5:]).name.split(".")[0]
+    return name.replace(":", "-").replace("/", "_")
+
+
+def run_dir_for(spec: RunSpec) -> Path:
+    """The run directory of ``spec``."""
+    if spec.out:
+        return Path(spec.out)
+    return (
+        Path(spec.results_dir)
+        / "runs"
+        / spec.model
+        / dataset_slug(spec.dataset)
+        / f"seed={spec.seed}"
+    )
+
+
+def default_threads() -> int:
+    """All cores of this machine (respecting the process's CPU affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def validate(spec: RunSpec) -> None:
+    """Check a spec before anything is loaded or written.
+
+    Raises:
+        RunError: one line naming the problem and the fix.
+    """
+    from autoterm.objectives import MODELS
+
+    if spec.model not in MODELS:
+        raise RunError(f"unknown model {spec.model!r}; choose one of: {', '.join(MODELS)}")
+    if spec.folds < 2:
+        raise RunError(f"folds must be >= 2 (got {spec.folds}); pass --folds 2 or more")
+    if spec.n_init < 1:
+        raise RunError(f"bo.n_init must be >= 1 (got {spec.n_init})")
+    if spec.budget < spec.n_init:
+        raise RunError(
+            f"budget {spec.budget} is smaller than the initial design "
+            f"(bo.n_init={spec.n_init}); raise --budget or lower bo.n_init"
+        )
+    if not 0.0 < spec.test_size < 1.0:
+        raise RunError(f"test_size must be in (0, 1) (got {spec.test_size})")
+    from autoterm.data import DatasetError, check_dataset
+
+    try:
+        check_dataset(spec.dataset, data_dirs=_data_dirs(spec), target=spec.target)
+    except DatasetError as exc:
+        raise RunError(str(exc)) from exc
+
+
+def _data_dirs(spec: RunSpec) -> list[Path]:
+    from autoterm.data import resolve_data_dirs
+
+    return resolve_data_dirs(spec.data_dirs)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in (
+        "autoterm",
+        "numpy",
+        "scikit-learn",
+        "xgboost-cpu",
+        "torch",
+        "botorch",
+        "gpytorch",
+        "pandas",
+    ):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` did: the directory, the number of records, and whether it was a no-op."""
+
+    run_dir: Path
+    n_records: int
+    skipped: bool
+    stopped_by: dict[str, Any] | None = None
+
+
+def run(spec: RunSpec) -> RunResult:
+    """Run (or continue) one BO run and write its record.
+
+    Args:
+        spec: the run's specification.
+
+    Returns:
+        The run directory and how many records it holds.
+
+    Raises:
+        RunError: bad input, detected before the run directory is created.
+    """
+    validate(spec)
+    run_dir = run_dir_for(spec)
+    if (run_dir / DONE_MARKER).exists():
+        n = len(read_trajectory(run_dir / TRAJECTORY))
+        log.info("%s: already complete (%d evaluations); nothing to do", run_dir, n)
+        return RunResult(run_dir, n, skipped=True)
+    meta_old = read_run_meta(run_dir)
+    if meta_old is not None and meta_old.get("identity") != spec.identity():
+        raise RunError(
+            f"{run_dir} holds a different run (its run.json differs); "
+            "choose another --out or delete that directory"
+        )
+
+    from autoterm.bo.loop import BayesOpt
+    from autoterm.data import DatasetError, load_dataset, make_splits, prepare
+    from autoterm.objectives import get_objective
+
+    threads = spec.threads or default_threads()
+    cls = get_objective(spec.model)
+    try:
+        ds = load_dataset(
+            spec.dataset,
+            data_dirs=_data_dirs(spec),
+            target=spec.target,
+            task=spec.task,
+            max_rows=spec.max_rows,
+            seed=spec.seed,
+        )
+        splits = make_splits(
+            ds.y, ds.task, test_size=spec.test_size, n_folds=spec.folds, seed=spec.seed
+        )
+        data = prepare(ds, splits, cls.preprocessing)
+    except DatasetError as exc:
+        raise RunError(str(exc)) from exc
+    objective = cls(data, threads=threads, seed=spec.seed, **spec.model_options)
+    bo = BayesOpt(objective.space, seed=spec.seed, n_init=spec.n_init, **spec.bo)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    n_train, n_test = len(splits.train_idx), len(splits.test_idx)
+    meta = {
+        "identity": spec.identity(),
+        "spec": asdict(spec),
+        "model": spec.model,
+        "dataset": spec.dataset,
+        "dataset_slug": dataset_slug(spec.dataset),
+        "seed": spec.seed,
+        "budget": spec.budget,
+        "task": ds.task,
+        "n_classes": data.n_classes,
+        "metric": "rmse" if ds.task == "regression" else "error",
+        "direction": "minimize",
+        "dataset_fingerprint": ds.fingerprint,
+        "dataset_source": ds.source,
+        "n_rows": int(len(ds.y)),
+        "n_features": int(ds.X.shape[1]),
+        "n_encoded_features": len(data.feature_names),
+        "split": {
+            "n_train": n_train,
+            "n_test": n_test,
+            "folds": spec.folds,
+            "fold_valid_sizes": [len(v) for _, v in splits.folds],
+            # Nadeau & Bengio (2003) correction ratio used by the paper's threshold
+            "n_test_over_n_train": 1.0 / (spec.folds - 1),
+        },
+        "space": objective.space.to_list(),
+        "threads": threads,
+        "versions": _versions(),
+        "created": (meta_old or {}).get("created", _now()),
+    }
+    write_json_atomic(run_dir / RUN_META, meta)
+
+    traj_path = run_dir / TRAJECTORY
+    records = read_trajectory(traj_path, repair=True)
+    if records:
+        log.info("%s: resuming after %d of %d evaluations", run_dir, len(records), spec.budget)
+    history = [(r["config"], r["val_score"] if r["status"] == "ok" else None) for r in records]
+    best = _incumbent(records)
+    elapsed = sum(r["eval_seconds"] + r["optimizer_seconds"] for r in records)
+    wall0 = time.perf_counter()
+    for t in range(len(records), spec.budget):
+        sug = bo.suggest(history, t)
+        res = objective.evaluate(sug.config, iteration=t)
+        elapsed += res.eval_seconds + sug.optimizer_seconds
+        rec: dict[str, Any] = {
+            "iteration": t,
+            "config": sug.config,
+            **{k: v for k, v in res.to_dict().items() if k != "extra"},
+            "optimizer_seconds": sug.optimizer_seconds,
+            "source": sug.source,
+            "signals": {k: sug.info[k] for k in ("ei_max", "pi_max", "acq_value") if k in sug.info},
+            "gp": sug.info.get("gp"),
+            "fit_seconds": sug.info.get("fit_seconds"),
+            "acq_seconds": sug.info.get("acq_seconds"),
+            "elapsed_seconds": elapsed,
+            "timestamp": _now(),
+        }
+        if res.status != "ok":
+            log.warning("iteration %d failed: %s", t, res.error)
+            rec["traceback"] = res.extra.get("traceback")
+        if res.status == "ok" and (best is None or res.val_score < best["val_score"]):
+            best = {"iteration": t, "val_score": res.val_score, "test_score": res.test_score}
+        rec["incumbent_iteration"] = best["iteration"] if best else None
+        rec["incumbent_val"] = best["val_score"] if best else None
+        rec["incumbent_test"] = best["test_score"] if best else None
+        append_record(traj_path, rec)
+        history.append((sug.config, res.val_score if res.status == "ok" else None))
+        _progress(spec, t, res, best, time.perf_counter() - wall0)
+    (run_dir / DONE_MARKER).write_text(_now() + "\n")
+    log.info("%s: complete (%d evaluations)", run_dir, spec.budget)
+    return RunResult(run_dir, spec.budget, skipped=False)
+
+
+def _incumbent(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    best = None
+    for r in records:
+        if r["status"] == "ok" and (best is None or r["val_score"] < best["val_score"]):
+            best = {
+                "iteration": r["iteration"],
+                "val_score": r["val_score"],
+                "test_score": r["test_score"],
+            }
+    return best
+
+
+def _progress(spec: RunSpec, t: int, res: Any, best: dict | None, wall: float) -> None:
+    inc = "no successful evaluation yet"
+    if best:
+        inc = f"best val {best['val_score']:.4f} test {best['test_score']:.4f} (it {best['iteration']})"
+
+    val = f"{res.val_score:.4f}" if res.status == "ok" else "FAILED"
+    log.info(
+        "%s/%s seed=%d  it %d/%d  val %s  %s  %.1fs",
+        spec.model,
+        dataset_slug(spec.dataset),
+        spec.seed,
+        t + 1,
+        spec.budget,
+        val,
+        inc,
+        wall,
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

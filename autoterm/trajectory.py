@@ -1,0 +1,156 @@
+"""The on-disk record of a run: ``run.json``, ``trajectory.jsonl`` and a completion marker.
+
+``trajectory.jsonl`` holds one JSON object per evaluation, appended whole and flushed (and
+fsynced) as each evaluation finishes, so a crash loses at most the evaluation in flight. A torn
+last line (a crash during the write) is detected on load, dropped with a warning and redone on
+resume; a corrupt line anywhere else is an error naming the file and line. Direction is
+normalised here once: every score in a record is *minimised*.
+
+Record keys (one per evaluation):
+    iteration (0-based), config (native units), fold_scores (k), val_score, test_score,
+    train_score, eval_seconds, optimizer_seconds, status ("ok" | "failed"), error, source
+    ("sobol" | "logei" | "fallback"), signals (e.g. ei_max, pi_max), gp (hyperparameters),
+    incumbent_iteration, incumbent_val, incumbent_test, elapsed_seconds (cumulative evaluation +
+    optimiser time), timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TRAJECTORY = "trajectory.jsonl"
+RUN_META = "run.json"
+DONE_MARKER = "COMPLETED"
+REQUIRED_KEYS = (
+    "iteration",
+    "config",
+    "fold_scores",
+    "val_score",
+    "test_score",
+    "train_score",
+    "eval_seconds",
+    "optimizer_seconds",
+    "status",
+)
+
+
+class TrajectoryError(ValueError):
+    """A trajectory file that cannot be read (names the file and line)."""
+
+
+def _clean(obj: Any) -> Any:
+    """Replace non-finite floats by ``None`` (strict JSON) and numpy scalars by Python ones."""
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str | bytes):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Strict JSON (no NaN/inf) of ``obj`` on one line."""
+    return json.dumps(_clean(obj), allow_nan=False, separators=(",", ":"))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(_clean(obj), fh, indent=2, allow_nan=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_record(path: Path, record: Mapping[str, Any]) -> None:
+    """Append one record as a whole line, flushed and fsynced.
+
+    Args:
+        path: the ``trajectory.jsonl`` file.
+        record: the evaluation record.
+    """
+    line = dumps(record) + "\n"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_trajectory(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """Load a trajectory, dropping a torn last line with a warning.
+
+    Args:
+        path: the ``trajectory.jsonl`` file (a missing file is an empty trajectory).
+        repair: truncate a torn last line from the file (done before resuming a run).
+
+    Returns:
+        The records in order.
+
+    Raises:
+        TrajectoryError: a line other than the last is not a valid record.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    records: list[dict[str, Any]] = []
+    offset = 0
+    for i, line in enumerate(lines):
+        is_last = i == len(lines) - 1
+        if is_last and line == b"":
+            break
+        complete = not is_last  # a line without its newline was torn by a crash
+        try:
+            rec = json.loads(line) if complete else None
+            if rec is not None and (
+                not isinstance(rec, dict) or any(k not in rec for k in REQUIRED_KEYS)
+            ):
+                raise ValueError("missing keys")
+        except ValueError as exc:
+            if i >= len(lines) - 2 and all(x == b"" for x in lines[i + 1 :]):
+                rec = None
+            else:
+                raise TrajectoryError(
+                    f"{path}:{i + 1}: not a valid trajectory record ({exc}); "
+                    "the file is corrupt: restore it or delete the run directory"
+                ) from exc
+        if rec is None:
+            log.warning("%s:%d: dropping a torn last record (interrupted write)", path, i + 1)
+            if repair:
+                with open(path, "r+b") as fh:
+                    fh.truncate(offset)
+            break
+        records.append(rec)
+        offset += len(line) + 1
+    return records
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any] | None:
+    """``run.json`` of a run directory, or ``None`` when absent."""
+    p = Path(run_dir) / RUN_META
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def is_complete(run_dir: Path) -> bool:
+    """Whether the run directory holds a finished run."""
+    return (Path(run_dir) / DONE_MARKER).exists()

@@ -1,0 +1,69 @@
+"""The single Hydra entry point: a composed config in, one :func:`autoterm.runner.run` out."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from autoterm.runner import RunError, RunSpec, dataset_slug, run
+from cli.config import CONF_DIR
+from cli.logs import setup_logging
+
+log = logging.getLogger("autoterm")
+
+
+def spec_from_cfg(cfg: DictConfig | dict[str, Any], multirun: bool = False) -> RunSpec:
+    """Turn a composed config into a :class:`RunSpec` (pure; tested without Hydra's runtime).
+
+    In a multirun, ``threads: null`` means one thread per job, and ``out`` is the root under which
+    each job writes ``<model>/<dataset>/seed=<s>``, so parallel jobs never share a directory.
+    """
+    c = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    model, ds, bo = c["model"], c["dataset"], dict(c["bo"])
+    out = c.get("out")
+    if multirun and out:
+        out = str(Path(out) / model["name"] / dataset_slug(ds["name"]) / f"seed={c['seed']}")
+    threads = c.get("threads")
+    if threads is None and multirun:
+        threads = 1
+    return RunSpec(
+        model=model["name"],
+        dataset=str(ds["name"]),
+        seed=int(c["seed"]),
+        budget=int(c["budget"]),
+        folds=int(c["folds"]),
+        test_size=float(ds.get("test_size", 0.2)),
+        n_init=int(bo.pop("n_init", 5)),
+        threads=threads,
+        out=out,
+        results_dir=str(c.get("results_dir", "results")),
+        data_dirs=[str(d) for d in c.get("data_dirs") or []],
+        target=str(ds.get("target", "target")),
+        task=ds.get("task"),
+        max_rows=ds.get("max_rows"),
+        model_options=dict(model.get("options") or {}),
+        bo=bo,
+    )
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> None:
+    """Run one job of a (multi)run."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    setup_logging()
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    spec = spec_from_cfg(cfg, multirun=multirun)
+    try:
+        run(spec)
+    except RunError as exc:
+        log.error("%s", exc)
+        if not multirun:
+            sys.exit(2)
+        raise

@@ -1,0 +1,248 @@
+"""The ``autoterm`` command line (click). Thin: flags become Hydra overrides or library calls."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+from cli.config import group_options
+
+SEED_RANGE = re.compile(r"^(\d+)-(\d+)$")
+
+
+def seed_override(seed: str) -> tuple[str, bool]:
+    """Translate ``--seed`` into a Hydra override.
+
+    Args:
+        seed: ``"3"``, ``"0-4"`` (inclusive range) or ``"0,2,5"``.
+
+    Returns:
+        The override and whether it is a sweep.
+    """
+    seed = seed.strip()
+    m = SEED_RANGE.match(seed)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if hi < lo:
+            raise click.BadParameter(
+                f"empty range {seed!r}; write LOW-HIGH with LOW <= HIGH", param_hint="--seed"
+            )
+        return (f"seed=range({lo},{hi + 1})", hi > lo)
+    parts = [p.strip() for p in seed.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise click.BadParameter(
+            f"{seed!r} is not a seed; use N, LOW-HIGH or N,M,...", param_hint="--seed"
+        )
+    return (f"seed={','.join(parts)}", len(parts) > 1)
+
+
+def _quote(value: str) -> str:
+    """Quote a value for Hydra's override grammar when it holds special characters."""
+    if re.fullmatch(r"[\w.\-/]+", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def build_overrides(
+    model: str,
+    dataset: str | None,
+    seed: str | None,
+    budget: int | None,
+    folds: int | None,
+    out: str | None,
+    extra: tuple[str, ...] = (),
+) -> tuple[list[str], bool]:
+    """Turn the ``autoterm run`` flags into Hydra overrides (pure).
+
+    Args:
+        model: a model name, or several separated by commas (a sweep).
+        dataset: a dataset name, or several separated by commas (a sweep).
+        seed: see :func:`seed_override`.
+        budget: number of evaluations.
+        folds: k of the k-fold CV.
+        out: the run directory (the root of the run tree in a multirun).
+        extra: further ``key=value`` overrides, passed through unchanged.
+
+    Returns:
+        The overrides and whether any of them sweeps over several values.
+    """
+    models = [m.strip() for m in model.split(",")]
+    valid = group_options("model")
+    for m in models:
+        if m not in valid:
+            raise click.BadParameter(
+                f"unknown model {m!r}; choose one of: {', '.join(valid)}", param_hint="MODEL"
+            )
+    overrides = [f"model={','.join(models)}"]
+    sweep = len(models) > 1
+    if dataset is not None:
+        names = [d.strip() for d in dataset.split(",")] if "file:" not in dataset else [dataset]
+        overrides.append("dataset.name=" + ",".join(_quote(d) for d in names))
+        sweep = sweep or len(names) > 1
+    if seed is not None:
+        o, s = seed_override(seed)
+        overrides.append(o)
+        sweep = sweep or s
+    if budget is not None:
+        overrides.append(f"budget={budget}")
+    if folds is not None:
+        overrides.append(f"folds={folds}")
+    if out is not None:
+        overrides.append(f"out={_quote(out)}")
+    for e in extra:
+        if "=" not in e:
+            raise click.BadParameter(
+                f"{e!r} is not an override; write key=value", param_hint="[OVERRIDES]"
+            )
+    overrides.extend(extra)
+    return overrides, sweep
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="autoterm")
+def cli() -> None:
+    """autoterm: Bayesian optimisation runs and automatic termination rules for HPO."""
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("model")
+@click.option(
+    "--dataset",
+    "-d",
+    help="Dataset name(s), comma-separated to sweep "
+    "(bundled, data-dir name, openml:<id>, file:<path>). Default: breast_cancer.",
+)
+@click.option("--seed", "-s", help="Seed, LOW-HIGH range or comma list (sweeps need -m).")
+@click.option(
+    "--budget",
+    "-b",
+    type=click.IntRange(min=1),
+    help="Evaluations per run (initial design included). Default: 200.",
+)
+@click.option("--folds", "-k", type=int, help="k of the k-fold CV (>= 2). Default: 10.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Run directory (in a multirun: the root of <model>/<dataset>/seed=<s>).",
+)
+@click.option(
+    "--multirun",
+    "-m",
+    is_flag=True,
+    help="Sweep over comma lists / ranges with Hydra's joblib launcher.",
+)
+@click.argument("overrides", nargs=-1)
+def run(
+    model: str,
+    dataset: str | None,
+    seed: str | None,
+    budget: int | None,
+    folds: int | None,
+    out: str | None,
+    multirun: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Run Bayesian optimisation of MODEL (xgboost, random_forest, mlp) on a dataset.
+
+    Extra Hydra overrides can follow as key=value, e.g. `bo.n_init=10 model.options.epochs=5`.
+    Results go to results/runs/<model>/<dataset>/seed=<s>/ unless --out is given.
+    """
+    from cli.logs import setup_logging
+
+    setup_logging()
+    ovr, sweep = build_overrides(model, dataset, seed, budget, folds, out, overrides)
+    if sweep and not multirun:
+        raise click.UsageError("several models, datasets or seeds given: add -m to sweep")
+    if folds is not None and folds < 2:
+        raise click.BadParameter(f"folds must be >= 2 (got {folds})", param_hint="--folds")
+    if not multirun:
+        _precheck(ovr)
+    else:
+        for d in dataset.split(",") if dataset and "file:" not in dataset else [dataset]:
+            if d:
+                _check_dataset(d.strip())
+    from cli.hydra_app import hydra_main
+
+    argv = sys.argv
+    sys.argv = ["autoterm-run", *(["--multirun"] if multirun else []), *ovr]
+    try:
+        hydra_main()
+    finally:
+        sys.argv = argv
+
+
+def _check_dataset(name: str) -> None:
+    from autoterm.data import DatasetError, check_dataset, resolve_data_dirs
+
+    try:
+        check_dataset(name, data_dirs=resolve_data_dirs())
+    except DatasetError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dataset") from exc
+
+
+def _precheck(overrides: list[str]) -> None:
+    """Compose the config and validate the run before Hydra starts (nothing is written)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from autoterm.runner import RunError, validate
+    from cli.config import CONF_DIR
+    from cli.hydra_app import spec_from_cfg
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+    except Exception as exc:  # hydra's override / composition errors
+        msg = str(exc).strip().splitlines()[0]
+        raise click.UsageError(f"bad override: {msg}") from exc
+    finally:
+        GlobalHydra.instance().clear()
+    try:
+        validate(spec_from_cfg(cfg))
+    except RunError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@cli.group()
+def datasets() -> None:
+    """Inspect the datasets autoterm can load."""
+
+
+@datasets.command("list")
+def datasets_list() -> None:
+    """List bundled, data-directory and cached datasets with their size and task."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from autoterm.data import list_datasets, resolve_data_dirs
+
+    dirs = resolve_data_dirs()
+    table = Table(title="autoterm datasets")
+    for col in ("name", "task", "rows", "features", "categorical", "openml", "source"):
+        table.add_column(col)
+    for d in list_datasets(dirs):
+        table.add_row(
+            *(
+                str(d.get(k, "")) if d.get(k) is not None else "-"
+                for k in (
+                    "name",
+                    "task",
+                    "n_rows",
+                    "n_features",
+                    "n_categorical",
+                    "openml_id",
+                    "source",
+                )
+            )
+        )
+    console = Console()
+    console.print(table)
+    console.print("data directories searched: " + ", ".join(str(p) for p in dirs))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()
