@@ -189,16 +189,18 @@ def run(spec: RunSpec) -> RunResult:
     """
     validate(spec)
     run_dir = run_dir_for(spec)
-    if (run_dir / DONE_MARKER).exists():
-        n = len(read_trajectory(run_dir / TRAJECTORY))
-        log.info("%s: already complete (%d evaluations); nothing to do", run_dir, n)
-        return RunResult(run_dir, n, skipped=True)
     meta_old = read_run_meta(run_dir)
     if meta_old is not None and meta_old.get("identity") != spec.identity():
         raise RunError(
             f"{run_dir} holds a different run (its run.json differs); "
             "choose another --out or delete that directory"
         )
+    if (run_dir / DONE_MARKER).exists():
+        n = len(read_trajectory(run_dir / TRAJECTORY))
+        if n >= spec.budget:
+            log.info("%s: already complete (%d evaluations); nothing to do", run_dir, n)
+            return RunResult(run_dir, n, skipped=True)
+        (run_dir / DONE_MARKER).unlink()  # a larger budget extends a finished run
 
     from autoterm.bo.loop import BayesOpt
     from autoterm.data import DatasetError, load_dataset, make_splits, prepare
@@ -222,6 +224,7 @@ def run(spec: RunSpec) -> RunResult:
     except DatasetError as exc:
         raise RunError(str(exc)) from exc
     objective = cls(data, threads=threads, seed=spec.seed, **spec.model_options)
+    _limit_threads(threads)
     bo = BayesOpt(objective.space, seed=spec.seed, n_init=spec.n_init, **spec.bo)
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -299,6 +302,13 @@ def run(spec: RunSpec) -> RunResult:
     return RunResult(run_dir, spec.budget, skipped=False)
 
 
+def _limit_threads(threads: int) -> None:
+    """Give torch (GP fits, the MLP) the same thread budget as the models: no oversubscription."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _incumbent(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     best = None
     for r in records:
@@ -314,7 +324,8 @@ def _incumbent(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _progress(spec: RunSpec, t: int, res: Any, best: dict | None, wall: float) -> None:
     inc = "no successful evaluation yet"
     if best:
-        inc = f"best val {best['val_score']:.4f} test {best['test_score']:.4f} (it {best['iteration']})"
+        b = best
+        inc = f"best val {b['val_score']:.4f} test {b['test_score']:.4f} (it {b['iteration']})"
 
     val = f"{res.val_score:.4f}" if res.status == "ok" else "FAILED"
     log.info(

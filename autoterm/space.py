@@ -57,6 +57,8 @@ class Float:
     def decode(self, u: float) -> float:
         """Map ``u`` in ``[0, 1]`` (clipped) to a native value."""
         u = min(max(float(u), 0.0), 1.0)
+        if u in (0.0, 1.0):  # the bounds exactly (exp(log(low)) may be off by an ulp)
+            return float(self.high if u == 1.0 else self.low)
         lo, hi = self._fwd(self.low), self._fwd(self.high)
         t = lo + u * (hi - lo)
         v = math.exp(t) if self.log else t
@@ -82,8 +84,10 @@ class Int(Float):
 
     def decode(self, u: float) -> int:
         """Map ``u`` to the nearest feasible integer *in encoded space* (not in native units)."""
-        grid = self.grid()
-        return int(self.low + int(np.argmin(np.abs(grid - float(u)))))
+        u = min(max(float(u), 0.0), 1.0)
+        v = Float.decode(self, u)
+        lo, hi = max(int(self.low), math.floor(v)), min(int(self.high), math.ceil(v))
+        return lo if abs(self.encode(lo) - u) <= abs(self.encode(hi) - u) else hi
 
     def grid(self) -> np.ndarray:
         """Encoded positions of all feasible integers, shape ``(high - low + 1,)``."""

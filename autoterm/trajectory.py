@@ -122,9 +122,7 @@ def read_trajectory(path: Path, *, repair: bool = False) -> list[dict[str, Any]]
         complete = not is_last  # a line without its newline was torn by a crash
         try:
             rec = json.loads(line) if complete else None
-            if rec is not None and (
-                not isinstance(rec, dict) or any(k not in rec for k in REQUIRED_KEYS)
-            ):
+            if complete and (not isinstance(rec, dict) or any(k not in rec for k in REQUIRED_KEYS)):
                 raise ValueError("missing keys")
         except ValueError as exc:
             if i >= len(lines) - 2 and all(x == b"" for x in lines[i + 1 :]):

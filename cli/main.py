@@ -240,6 +240,8 @@ def datasets_list() -> None:
             )
         )
     console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table to 80 columns
+        console = Console(width=200)
     console.print(table)
     console.print("data directories searched: " + ", ".join(str(p) for p in dirs))
 
