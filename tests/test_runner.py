@@ -10,6 +10,7 @@ from autoterm.runner import RunError, RunSpec, run
 from autoterm.trajectory import REQUIRED_KEYS, read_trajectory
 from cli.main import cli
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 FAST_BO = {"num_restarts": 2, "raw_samples": 64}
 
 
@@ -182,3 +183,48 @@ def test_failed_trials_are_recorded_and_not_reproposed(tmp_path, monkeypatch):
     assert failed and all("injected failure" in r["error"] for r in failed)
     keys = [json.dumps(r["config"], sort_keys=True) for r in recs]
     assert len(set(keys)) == len(keys)
+
+
+def test_multirun_sweeps_on_the_joblib_launcher(tmp_path):
+    """`-m` with a seed range runs one job per seed on joblib (2 processes), each its own dir."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "sweep"
+    cmd = [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "run",
+        "random_forest",
+        "--dataset",
+        "iris",
+        "--seed",
+        "0-1",
+        "-m",
+        "--budget",
+        "5",
+        "--folds",
+        "3",
+        "--out",
+        str(out),
+        "bo.num_restarts=2",
+        "bo.raw_samples=64",
+        f"results_dir={tmp_path / 'results'}",
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for s in (0, 1):
+        d = out / "random_forest" / "iris" / f"seed={s}"
+        assert (d / "COMPLETED").exists()
+        assert len(read_trajectory(d / "trajectory.jsonl")) == 5
+        assert json.loads((d / "run.json").read_text())["threads"] == 1
+    assert list((tmp_path / "results" / "sweeps").glob("*/multirun.yaml"))
+    assert not (tmp_path / "multirun.yaml").exists()
