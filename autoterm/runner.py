@@ -23,6 +23,7 @@ from autoterm.trajectory import (
     RUN_META,
     TRAJECTORY,
     append_record,
+    improves,
     read_run_meta,
     read_trajectory,
     write_json_atomic,
@@ -289,7 +290,7 @@ def run(spec: RunSpec) -> RunResult:
         if res.status != "ok":
             log.warning("iteration %d failed: %s", t, res.error)
             rec["traceback"] = res.extra.get("traceback")
-        if res.status == "ok" and (best is None or res.val_score < best["val_score"]):
+        if res.status == "ok" and improves(res.val_score, best and best["val_score"]):
             best = {"iteration": t, "val_score": res.val_score, "test_score": res.test_score}
         rec["incumbent_iteration"] = best["iteration"] if best else None
         rec["incumbent_val"] = best["val_score"] if best else None
@@ -312,7 +313,7 @@ def _limit_threads(threads: int) -> None:
 def _incumbent(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     best = None
     for r in records:
-        if r["status"] == "ok" and (best is None or r["val_score"] < best["val_score"]):
+        if r["status"] == "ok" and improves(r["val_score"], best and best["val_score"]):
             best = {
                 "iteration": r["iteration"],
                 "val_score": r["val_score"],

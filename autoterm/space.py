@@ -224,3 +224,19 @@ class SearchSpace:
 
     def __repr__(self) -> str:
         return f"SearchSpace({', '.join(self.names)})"
+
+
+def space_from_list(items: Sequence[Mapping[str, Any]]) -> SearchSpace:
+    """Rebuild a :class:`SearchSpace` from :meth:`SearchSpace.to_list` output (``run.json``)."""
+    params: list[Param] = []
+    for it in items:
+        kind = it["type"]
+        if kind == "float":
+            params.append(Float(it["name"], float(it["low"]), float(it["high"]), bool(it["log"])))
+        elif kind == "int":
+            params.append(Int(it["name"], int(it["low"]), int(it["high"]), bool(it["log"])))
+        elif kind == "categorical":
+            params.append(Categorical(it["name"], tuple(it["choices"])))
+        else:
+            raise ValueError(f"unknown parameter type {kind!r} in a stored search space")
+    return SearchSpace(params)

@@ -43,6 +43,21 @@ REQUIRED_KEYS = (
 )
 
 
+TIE_RTOL = 1e-12
+
+
+def improves(new: float, best: float | None) -> bool:
+    """Whether score ``new`` strictly improves on ``best`` (minimisation).
+
+    Scores within a relative ``TIE_RTOL`` are a tie and the earlier one stays incumbent: float
+    round-off in a CV mean must not change the incumbent. This is how the authors' incumbents
+    reproduce (``../shared/paper-runs``: two rows of one run differ by 1e-17).
+    """
+    if best is None:
+        return True
+    return new < best - TIE_RTOL * max(abs(best), abs(new))
+
+
 class TrajectoryError(ValueError):
     """A trajectory file that cannot be read (names the file and line)."""
 
