@@ -34,8 +34,19 @@ def compare_with_authors(
     r = replay[replay["paper_method"].fillna("") != ""].copy()
     r["algo"] = r["model"].map(ALGO)
     m = r.merge(
-        auth[["algo", "dataset", "seed", "method", "stop_iter", "rel_iter", "rel_time",
-              "rel_test", "rel_val"]].rename(columns={"stop_iter": "stop_iter_authors"}),
+        auth[
+            [
+                "algo",
+                "dataset",
+                "seed",
+                "method",
+                "stop_iter",
+                "rel_iter",
+                "rel_time",
+                "rel_test",
+                "rel_val",
+            ]
+        ].rename(columns={"stop_iter": "stop_iter_authors"}),
         left_on=["algo", "dataset", "seed", "paper_method"],
         right_on=["algo", "dataset", "seed", "method"],
         how="left",

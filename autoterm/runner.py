@@ -9,6 +9,7 @@ run continues from its last complete record (the BO state is re-derived from the
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import time
@@ -18,9 +19,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autoterm.trajectory import (
     DONE_MARKER,
     RUN_META,
+    STOPPED,
     TRAJECTORY,
     append_record,
     improves,
@@ -57,6 +61,11 @@ class RunSpec:
         max_rows: subsample the dataset to at most this many rows (seeded, stratified).
         model_options: model-specific options (e.g. ``epochs`` for the MLP).
         bo: options of the BO loop (``num_restarts``, ``raw_samples``).
+        log_rules: stopping rules whose estimate and thresholds are recorded at every check
+            (log-only: they never end the run).
+        stop: a rule that ends the run when it fires (online stopping), with ``stop_knob``
+            (default: the rule's first default knob).
+        warmup: first check of every rule (``None``: each rule's default, 20).
     """
 
     model: str
@@ -75,11 +84,25 @@ class RunSpec:
     max_rows: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
     bo: dict[str, Any] = field(default_factory=dict)
+    log_rules: list[str] = field(default_factory=list)
+    stop: str | None = None
+    stop_knob: float | None = None
+    warmup: int | None = None
 
     def identity(self) -> dict[str, Any]:
         """The fields that must match for a run directory to be resumed."""
         d = asdict(self)
-        for k in ("budget", "threads", "out", "results_dir", "data_dirs"):
+        for k in (
+            "budget",
+            "threads",
+            "out",
+            "results_dir",
+            "data_dirs",
+            "log_rules",
+            "stop",
+            "stop_knob",
+            "warmup",
+        ):
             d.pop(k)
         return d
 
@@ -131,6 +154,11 @@ def validate(spec: RunSpec) -> None:
             f"budget {spec.budget} is smaller than the initial design "
             f"(bo.n_init={spec.n_init}); raise --budget or lower bo.n_init"
         )
+    from autoterm.stopping import RULES
+
+    for r in [*spec.log_rules, *([spec.stop] if spec.stop else [])]:
+        if r not in RULES:
+            raise RunError(f"unknown stopping rule {r!r}; choose one of: {', '.join(RULES)}")
     if not 0.0 < spec.test_size < 1.0:
         raise RunError(f"test_size must be in (0, 1) (got {spec.test_size})")
     from autoterm.data import DatasetError, check_dataset
@@ -198,7 +226,7 @@ def run(spec: RunSpec) -> RunResult:
         )
     if (run_dir / DONE_MARKER).exists():
         n = len(read_trajectory(run_dir / TRAJECTORY))
-        if n >= spec.budget:
+        if n >= spec.budget or (run_dir / STOPPED).exists():
             log.info("%s: already complete (%d evaluations); nothing to do", run_dir, n)
             return RunResult(run_dir, n, skipped=True)
         (run_dir / DONE_MARKER).unlink()  # a larger budget extends a finished run
@@ -270,8 +298,23 @@ def run(spec: RunSpec) -> RunResult:
     best = _incumbent(records)
     elapsed = sum(r["eval_seconds"] + r["optimizer_seconds"] for r in records)
     wall0 = time.perf_counter()
+    monitor = _Monitor(spec, meta)
+    stopped = None
     for t in range(len(records), spec.budget):
         sug = bo.suggest(history, t)
+        checks, stopped = monitor.check(records, t, sug.info)
+        if stopped is not None:
+            write_json_atomic(run_dir / STOPPED, {**stopped, "time": _now()})
+            log.info(
+                "%s: stopped by %s (knob %s) after %d evaluations: estimate %.4g < threshold %.4g",
+                run_dir,
+                stopped["rule"],
+                stopped["knob"],
+                t,
+                stopped["estimate"],
+                stopped["threshold"],
+            )
+            break
         res = objective.evaluate(sug.config, iteration=t)
         elapsed += res.eval_seconds + sug.optimizer_seconds
         rec: dict[str, Any] = {
@@ -280,7 +323,11 @@ def run(spec: RunSpec) -> RunResult:
             **{k: v for k, v in res.to_dict().items() if k != "extra"},
             "optimizer_seconds": sug.optimizer_seconds,
             "source": sug.source,
-            "signals": {k: sug.info[k] for k in ("ei_max", "pi_max", "acq_value") if k in sug.info},
+            "signals": {
+                **{k: sug.info[k] for k in ("ei_max", "pi_max", "acq_value") if k in sug.info},
+                **{name: c["estimate"] for name, c in checks.items()},
+            },
+            "stopping": checks,
             "gp": sug.info.get("gp"),
             "fit_seconds": sug.info.get("fit_seconds"),
             "acq_seconds": sug.info.get("acq_seconds"),
@@ -296,11 +343,74 @@ def run(spec: RunSpec) -> RunResult:
         rec["incumbent_val"] = best["val_score"] if best else None
         rec["incumbent_test"] = best["test_score"] if best else None
         append_record(traj_path, rec)
+        records.append(rec)
         history.append((sug.config, res.val_score if res.status == "ok" else None))
         _progress(spec, t, res, best, time.perf_counter() - wall0)
     (run_dir / DONE_MARKER).write_text(_now() + "\n")
-    log.info("%s: complete (%d evaluations)", run_dir, spec.budget)
-    return RunResult(run_dir, spec.budget, skipped=False)
+    n = len(records)
+    log.info("%s: complete (%d evaluations)", run_dir, n)
+    return RunResult(run_dir, n, skipped=False, stopped_by=stopped)
+
+
+class _Monitor:
+    """Computes the configured rules at every check, as replay would on the full run.
+
+    The check at ``t`` sees records ``0 .. t-1`` and the loop's signals of proposal ``t`` (the
+    convention of :mod:`autoterm.stopping.history`), so an online stop at ``t`` is exactly
+    where replay of the full-budget run says the rule stops.
+    """
+
+    def __init__(self, spec: RunSpec, meta: dict[str, Any]):
+        from autoterm.stopping import make_rule
+
+        self.meta = meta
+        names = list(dict.fromkeys([*spec.log_rules, *([spec.stop] if spec.stop else [])]))
+        kw = {} if spec.warmup is None else {"warmup": int(spec.warmup)}
+        self.rules = {n: make_rule(n, **kw) for n in names}
+        self.stop = spec.stop
+        self.stop_knob = math.nan
+        if spec.stop:
+            r = self.rules[spec.stop]
+            knob = spec.stop_knob if spec.stop_knob is not None else r.default_knobs[0]
+            self.stop_knob = float(knob)
+
+    def check(
+        self, records: list[dict[str, Any]], t: int, info: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Estimates and thresholds of every rule at check ``t``; the stop, if one fires."""
+        from autoterm.stopping import history_from_records
+
+        due = {n: r for n, r in self.rules.items() if t >= r.warmup}
+        if not due:
+            return {}, None
+        h = history_from_records(records, self.meta)
+        # the loop's signals of proposal t belong to the check at t
+        for k in ("ei_max", "pi_max"):
+            arr = h.signals.get(k, np.full(len(h), np.nan))
+            h.signals[k] = np.append(arr, info.get(k, np.nan))
+        out: dict[str, Any] = {}
+        stop = None
+        for name, rule in due.items():
+            try:
+                est = float(rule.estimate_at(h, t))
+                knobs = list(rule.default_knobs)
+                if name == self.stop and self.stop_knob not in knobs:
+                    knobs.append(self.stop_knob)
+                thr = {k: float(rule.thresholds(h, k)[t]) for k in knobs}
+            except Exception as exc:  # a rule never crashes a run: "do not stop" + a warning
+                log.warning("rule %s failed at check %d: %s", name, t, exc)
+                out[name] = {"estimate": None, "thresholds": {}, "warning": str(exc)}
+                continue
+            out[name] = {"estimate": est, "thresholds": {str(k): v for k, v in thr.items()}}
+            if name == self.stop and math.isfinite(est) and est < thr[self.stop_knob]:
+                stop = {
+                    "rule": name,
+                    "knob": self.stop_knob,
+                    "stop_iter": t,
+                    "estimate": est,
+                    "threshold": thr[self.stop_knob],
+                }
+        return out, stop
 
 
 def _limit_threads(threads: int) -> None:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 TRAJECTORY = "trajectory.jsonl"
 RUN_META = "run.json"
 DONE_MARKER = "COMPLETED"
+STOPPED = "stopped.json"
 REQUIRED_KEYS = (
     "iteration",
     "config",

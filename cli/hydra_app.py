@@ -48,6 +48,10 @@ def spec_from_cfg(cfg: DictConfig | dict[str, Any], multirun: bool = False) -> R
         max_rows=ds.get("max_rows"),
         model_options=dict(model.get("options") or {}),
         bo=bo,
+        log_rules=list((c.get("stopping") or {}).get("log") or []),
+        stop=(c.get("stopping") or {}).get("stop"),
+        stop_knob=(c.get("stopping") or {}).get("knob"),
+        warmup=(c.get("stopping") or {}).get("warmup"),
     )
 
 

@@ -129,6 +129,18 @@ def cli() -> None:
     help="Run directory (in a multirun: the root of <model>/<dataset>/seed=<s>).",
 )
 @click.option(
+    "--stop",
+    "stop_rule",
+    help="End the run when this stopping rule fires (e.g. regret_bound, conv); "
+    "default: log every rule and run the full budget.",
+)
+@click.option(
+    "--stop-knob",
+    type=float,
+    help="The knob of --stop (c for regret_bound, k for conv, tau for ei/pi); "
+    "default: the rule's first default knob.",
+)
+@click.option(
     "--multirun",
     "-m",
     is_flag=True,
@@ -142,6 +154,8 @@ def run(
     budget: int | None,
     folds: int | None,
     out: str | None,
+    stop_rule: str | None,
+    stop_knob: float | None,
     multirun: bool,
     overrides: tuple[str, ...],
 ) -> None:
@@ -153,7 +167,14 @@ def run(
     from cli.logs import setup_logging
 
     setup_logging()
-    ovr, sweep = build_overrides(model, dataset, seed, budget, folds, out, overrides)
+    extra = list(overrides)
+    if stop_rule:
+        extra.append(f"stopping.stop={stop_rule}")
+    if stop_knob is not None:
+        if not stop_rule:
+            raise click.UsageError("--stop-knob needs --stop RULE")
+        extra.append(f"stopping.knob={stop_knob!r}")
+    ovr, sweep = build_overrides(model, dataset, seed, budget, folds, out, tuple(extra))
     if sweep and not multirun:
         raise click.UsageError("several models, datasets or seeds given: add -m to sweep")
     if folds is not None and folds < 2:

@@ -228,3 +228,74 @@ def test_multirun_sweeps_on_the_joblib_launcher(tmp_path):
         assert json.loads((d / "run.json").read_text())["threads"] == 1
     assert list((tmp_path / "results" / "sweeps").glob("*/multirun.yaml"))
     assert not (tmp_path / "multirun.yaml").exists()
+
+
+def test_online_stop_is_where_replay_of_the_full_run_stops(tmp_path):
+    """replay ≡ online: `--stop conv --stop-knob 2` ends the run exactly where replay says."""
+    import pandas as pd
+
+    common = [
+        "random_forest",
+        "--dataset",
+        "breast_cancer",
+        "--folds",
+        "3",
+        "bo.num_restarts=2",
+        "bo.raw_samples=64",
+        "threads=1",
+        "stopping.log=[conv,iqr]",
+        "stopping.warmup=8",
+    ]
+    _cli_run(*common, "--budget", "16", "--out", str(tmp_path / "full"))
+    table = tmp_path / "replay.csv"
+    res = CliRunner().invoke(
+        cli,
+        ["replay", str(tmp_path / "full"), "--rules", "conv", "--out", str(table), "--jobs", "1"],
+    )
+    assert res.exit_code == 0, res.output
+    assert set(pd.read_csv(table)["knob"]) == {10, 30, 50, 70, 90}
+    full = read_trajectory(tmp_path / "full" / "trajectory.jsonl")
+    # the logged online estimates are the replay's estimates
+    from autoterm.stopping import load_history, make_rule
+
+    conv = make_rule("conv", warmup=8)
+    replay_est = conv.estimates(load_history(tmp_path / "full"))
+    for r in full:
+        if r["stopping"]:
+            assert r["stopping"]["conv"]["estimate"] == replay_est[r["iteration"]]
+    d = conv.stop(load_history(tmp_path / "full"), 2)
+    assert d.fired and d.stop_iter < 16
+    expected = d.stop_iter
+    _cli_run(
+        *common,
+        "--budget",
+        "16",
+        "--out",
+        str(tmp_path / "online"),
+        "--stop",
+        "conv",
+        "--stop-knob",
+        "2",
+    )
+    online = read_trajectory(tmp_path / "online" / "trajectory.jsonl")
+    assert len(online) == expected
+    assert [r["config"] for r in online] == [r["config"] for r in full[:expected]]
+    stopped = json.loads((tmp_path / "online" / "stopped.json").read_text())
+    assert stopped["rule"] == "conv" and stopped["stop_iter"] == expected
+    # running the stopped run again is a no-op
+    res = run(
+        RunSpec(
+            model="random_forest",
+            dataset="breast_cancer",
+            budget=16,
+            folds=3,
+            out=str(tmp_path / "online"),
+            threads=1,
+            bo=dict(FAST_BO),
+            log_rules=["conv", "iqr"],
+            stop="conv",
+            stop_knob=2.0,
+            warmup=8,
+        )
+    )
+    assert res.skipped

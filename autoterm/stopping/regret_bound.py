@@ -33,8 +33,10 @@ Choices, and why:
     * The lcb minimum is searched on scrambled Sobol points plus the fitted points, then refined
       by L-BFGS-B (BoTorch ``optimize_acqf``) from the best of them. Random search alone
       underestimates the minimum of the lcb in 9-D, i.e. underestimates the bound.
-    * Every random draw at check ``t`` is seeded by ``(seed, t)``: deterministic and independent
-      of the order in which checks are computed.
+    * Randomness is keyed, never drawn from a shared stream: the Sobol points of check ``t`` by
+      ``(seed, t)``, the GP fit by ``seed`` and a digest of the fitted data. The bound is a
+      deterministic function of the check, whatever the order in which checks are computed, and
+      a fit is reused exactly by consecutive checks with the same best points.
 """
 
 from __future__ import annotations
@@ -137,8 +139,12 @@ def check_seed(seed: int, key: int) -> int:
     return int(state.generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def _fingerprint(X: np.ndarray, y: np.ndarray) -> int:
-    """A 32-bit digest of the fitted data (keys the fit's seed and the model cache)."""
+def fingerprint(X: np.ndarray, y: np.ndarray) -> int:
+    """A 32-bit digest of the fitted data ``X`` (``(n, d)``), ``y`` (``(n,)``).
+
+    It seeds the GP fit and, with the seed, keys the model ``cache`` of :func:`regret_bound`:
+    ``cache[(fingerprint(X_fit, y_fit), seed)]``.
+    """
     h = zlib.crc32(np.ascontiguousarray(X, dtype=float).tobytes())
     return zlib.crc32(np.ascontiguousarray(y, dtype=float).tobytes(), h)
 
@@ -227,8 +233,13 @@ def bound_from_model(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, val = optimize_acqf(
-                neg_lcb, bounds, q=1, num_restarts=k, batch_initial_conditions=starts,
-                return_best_only=False, options={"maxiter": 200},
+                neg_lcb,
+                bounds,
+                q=1,
+                num_restarts=k,
+                batch_initial_conditions=starts,
+                return_best_only=False,
+                options={"maxiter": 200},
             )
         lcb_min = min(lcb_min, float(-val.max()))
     return ucb_min, lcb_min
@@ -297,7 +308,7 @@ def regret_bound(
     try:
         from autoterm.bo.surrogate import fit_gp
 
-        fp = _fingerprint(Xf, yf)
+        fp = fingerprint(Xf, yf)
         key = (fp, int(seed))
         model = None if cache is None else cache.get(key)
         if model is None:
@@ -305,7 +316,11 @@ def regret_bound(
             if cache is not None:
                 cache[key] = model
         ucb_min, lcb_min = bound_from_model(
-            model, Xf, beta, n_sobol=n_sobol, num_restarts=num_restarts,
+            model,
+            Xf,
+            beta,
+            n_sobol=n_sobol,
+            num_restarts=num_restarts,
             observation_noise=observation_noise,
             seed=check_seed(seed, t if check is None else check),
         )
@@ -363,11 +378,24 @@ class RegretBound(StoppingRule):
             cache: fitted models to reuse across checks (see :func:`regret_bound`).
         """
         if h.X is None:
-            return BoundResult(math.nan, math.nan, math.nan, math.nan, 0, False,
-                               "the run has no encoded configurations (History.X is None)")
+            return BoundResult(
+                math.nan,
+                math.nan,
+                math.nan,
+                math.nan,
+                0,
+                False,
+                "the run has no encoded configurations (History.X is None)",
+            )
         ok = np.isfinite(h.val[:t])
-        return regret_bound(h.X[:t][ok], h.val[:t][ok], **self.bound_kwargs(),
-                            seed=int(self.params.get("seed", 0)), check=t, cache=cache)
+        return regret_bound(
+            h.X[:t][ok],
+            h.val[:t][ok],
+            **self.bound_kwargs(),
+            seed=int(self.params.get("seed", 0)),
+            check=t,
+            cache=cache,
+        )
 
     def estimates(self, h: History) -> np.ndarray:
         """The bound at every check, shape ``(N + 1,)`` (NaN before the warm-up).
