@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 AUTOTERM_DATA_DIRS ?= $(abspath ../shared/datasets)
 export AUTOTERM_DATA_DIRS
 
-.PHONY: install test test-all lint format clean
+.PHONY: install test test-all lint format clean bench bench-replay
 
 ## install: create .venv and install autoterm with everything the tests need
 install:
@@ -20,6 +20,14 @@ test:
 
 test-all:
 	$(BIN)/pytest -q -n 2 -m ""
+
+## bench: foundation timings (one evaluation per model on adult, the BO step at 15/100 points)
+bench:
+	$(BIN)/python bench/foundation.py
+
+## bench-replay: replay time of every rule on the authors' 80 runs
+bench-replay:
+	$(BIN)/python bench/replay_bench.py
 
 lint:
 	$(BIN)/ruff check .
