@@ -415,6 +415,8 @@ class RegretBound(StoppingRule):
 
     def estimate_at(self, h: History, t: int) -> float:
         """The bound at the single check ``t`` (one GP fit; reads records ``< t`` only)."""
+        if t < self.warmup:
+            return math.nan  # as in :meth:`estimates`: no check before the warm-up
         cached = signal(h, CACHE_SIGNAL)
         if t < len(cached) and np.isfinite(cached[t]):
             return float(cached[t])
