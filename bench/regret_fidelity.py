@@ -61,10 +61,12 @@ def select_runs(spec: str) -> list[tuple[str, str]]:
     if not spec.isdigit():
         return [tuple(s.split(":")) for s in spec.split(",")]  # type: ignore[misc]
     folders = sorted(p.name for p in (PAPER / REGRETS).iterdir() if p.is_dir())
-    k = int(spec)
-    return [
-        (folders[i % len(folders)], f"{(i * 3 + i // len(folders)) % 10:03d}") for i in range(k)
-    ]
+    k = min(int(spec), 10 * len(folders))
+    out = []
+    for i in range(k):  # folder f, round r: replicate (3f + 5r + r // 2) mod 10, all distinct
+        f, r = i % len(folders), i // len(folders)
+        out.append((folders[f], f"{(3 * f + 5 * r + r // 2) % 10:03d}"))
+    return out
 
 
 def run_one(run_dir: Path, every: int, n_sobol: int, num_restarts: int) -> dict:
