@@ -34,9 +34,7 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,6 +53,7 @@ from autoterm.trajectory import (
     dumps,
     improves,
     write_json_atomic,
+    write_text_atomic,
 )
 
 log = logging.getLogger(__name__)
@@ -374,7 +373,7 @@ def _import_one(r: Mapping[str, Any], run_dir: Path, ident: dict[str, Any]) -> N
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / DONE_MARKER).unlink(missing_ok=True)
     write_json_atomic(run_dir / RUN_META, meta)
-    _write_lines_atomic(run_dir / TRAJECTORY, [_dumps(rec) for rec in records])
+    write_text_atomic(run_dir / TRAJECTORY, "".join(_dumps(rec) + "\n" for rec in records))
     (run_dir / DONE_MARKER).write_text(meta["created"] + "\n")
 
 
@@ -412,17 +411,3 @@ def _dumps(rec: Mapping[str, Any]) -> str:
         return json.dumps(rec, allow_nan=False, separators=(",", ":"))
     except (ValueError, TypeError):  # a NaN/inf (stored as null) or a numpy scalar
         return dumps(rec)
-
-
-def _write_lines_atomic(path: Path, lines: list[str]) -> None:
-    """Write ``lines`` (one per line) to ``path`` through a fsynced temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("".join(line + "\n" for line in lines))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

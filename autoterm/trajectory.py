@@ -81,20 +81,24 @@ def dumps(obj: Any) -> str:
     return json.dumps(_clean(obj), allow_nan=False, separators=(",", ":"))
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` through a temporary file and a rename."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a fsynced temporary file and a rename (all or nothing)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_clean(obj), fh, indent=2, allow_nan=False)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented strict JSON to ``path`` atomically."""
+    write_text_atomic(path, json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
 
 
 def append_record(path: Path, record: Mapping[str, Any]) -> None:
