@@ -4,6 +4,11 @@ The pipeline of Makarova et al. (2022) as laid out in ``DESIGN.md`` §1: load th
 splits from the seed, then alternate BO suggestion and k-fold evaluation, appending one record per
 evaluation to ``trajectory.jsonl``. A finished run is a no-op when started again; an interrupted
 run continues from its last complete record (the BO state is re-derived from the stored prefix).
+
+Reliability: bad input is detected (:func:`validate`, then loading the data) before the run
+directory is created; the directory is then held under an exclusive lock
+(:func:`autoterm.trajectory.lock_run_dir`) for the whole run, so a second process on it refuses
+instead of interleaving records.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from autoterm.trajectory import (
     RUN_META,
     STOPPED,
     TRAJECTORY,
+    RunDirLocked,
+    TrajectoryError,
     append_record,
     improves,
+    lock_run_dir,
     read_run_meta,
     read_trajectory,
     write_json_atomic,
@@ -66,6 +74,8 @@ class RunSpec:
         stop: a rule that ends the run when it fires (online stopping), with ``stop_knob``
             (default: the rule's first default knob).
         warmup: first check of every rule (``None``: each rule's default, 20).
+        trial_timeout: wall-time limit in seconds of one evaluation (``None``: no limit); an
+            evaluation past it is recorded as failed.
     """
 
     model: str
@@ -88,6 +98,7 @@ class RunSpec:
     stop: str | None = None
     stop_knob: float | None = None
     warmup: int | None = None
+    trial_timeout: float | None = None
 
     def identity(self) -> dict[str, Any]:
         """The fields that must match for a run directory to be resumed."""
@@ -102,6 +113,7 @@ class RunSpec:
             "stop",
             "stop_knob",
             "warmup",
+            "trial_timeout",
         ):
             d.pop(k)
         return d
@@ -135,8 +147,15 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def validate(spec: RunSpec) -> None:
-    """Check a spec before anything is loaded or written.
+def validate(spec: RunSpec, *, load_data: bool = False) -> None:
+    """Check a spec before anything is written.
+
+    Args:
+        spec: the run's specification.
+        load_data: also load the dataset and draw the splits, which catches what a file's header
+            cannot show (a single-class or non-numeric regression target, an all-missing
+            feature, fewer rows than folds, an unreadable body). :func:`run` does this itself
+            before creating the run directory; the command line asks for it up front.
 
     Raises:
         RunError: one line naming the problem and the fix.
@@ -147,6 +166,11 @@ def validate(spec: RunSpec) -> None:
         raise RunError(f"unknown model {spec.model!r}; choose one of: {', '.join(MODELS)}")
     if spec.folds < 2:
         raise RunError(f"folds must be >= 2 (got {spec.folds}); pass --folds 2 or more")
+    if spec.trial_timeout is not None and not spec.trial_timeout > 0:
+        raise RunError(
+            f"trial_timeout must be > 0 seconds (got {spec.trial_timeout}); "
+            "set trial_timeout=SECONDS or null for no limit"
+        )
     if spec.n_init < 1:
         raise RunError(f"bo.n_init must be >= 1 (got {spec.n_init})")
     if spec.budget < spec.n_init:
@@ -167,6 +191,29 @@ def validate(spec: RunSpec) -> None:
         check_dataset(spec.dataset, data_dirs=_data_dirs(spec), target=spec.target)
     except DatasetError as exc:
         raise RunError(str(exc)) from exc
+    if load_data:
+        _load_data(spec)
+
+
+def _load_data(spec: RunSpec) -> tuple[Any, Any]:
+    """The dataset and its splits (:class:`RunError` for data that cannot be used)."""
+    from autoterm.data import DatasetError, load_dataset, make_splits
+
+    try:
+        ds = load_dataset(
+            spec.dataset,
+            data_dirs=_data_dirs(spec),
+            target=spec.target,
+            task=spec.task,
+            max_rows=spec.max_rows,
+            seed=spec.seed,
+        )
+        splits = make_splits(
+            ds.y, ds.task, test_size=spec.test_size, n_folds=spec.folds, seed=spec.seed
+        )
+    except DatasetError as exc:
+        raise RunError(str(exc)) from exc
+    return ds, splits
 
 
 def _data_dirs(spec: RunSpec) -> list[Path]:
@@ -214,49 +261,82 @@ def run(spec: RunSpec) -> RunResult:
         The run directory and how many records it holds.
 
     Raises:
-        RunError: bad input, detected before the run directory is created.
+        RunError: bad input (detected before the run directory is created), a run directory
+            that holds another run, is corrupt, or is in use by another process.
     """
     validate(spec)
     run_dir = run_dir_for(spec)
-    meta_old = read_run_meta(run_dir)
-    if meta_old is not None and meta_old.get("identity") != spec.identity():
-        raise RunError(
-            f"{run_dir} holds a different run (its run.json differs); "
-            "choose another --out or delete that directory"
-        )
-    if (run_dir / DONE_MARKER).exists():
-        n = len(read_trajectory(run_dir / TRAJECTORY))
-        if n >= spec.budget or (run_dir / STOPPED).exists():
-            log.info("%s: already complete (%d evaluations); nothing to do", run_dir, n)
-            return RunResult(run_dir, n, skipped=True)
-        (run_dir / DONE_MARKER).unlink()  # a larger budget extends a finished run
+    done = _existing(spec, run_dir, extend=False)  # read-only: a finished run loads no data
+    if done is not None:
+        return done
 
-    from autoterm.bo.loop import BayesOpt
-    from autoterm.data import DatasetError, load_dataset, make_splits, prepare
+    from autoterm.data import DatasetError, prepare
     from autoterm.objectives import get_objective
 
-    threads = spec.threads or default_threads()
     cls = get_objective(spec.model)
+    ds, splits = _load_data(spec)
     try:
-        ds = load_dataset(
-            spec.dataset,
-            data_dirs=_data_dirs(spec),
-            target=spec.target,
-            task=spec.task,
-            max_rows=spec.max_rows,
-            seed=spec.seed,
-        )
-        splits = make_splits(
-            ds.y, ds.task, test_size=spec.test_size, n_folds=spec.folds, seed=spec.seed
-        )
         data = prepare(ds, splits, cls.preprocessing)
     except DatasetError as exc:
         raise RunError(str(exc)) from exc
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock_run_dir(run_dir):
+            return _run_locked(spec, run_dir, cls, ds, splits, data)
+    except RunDirLocked as exc:
+        raise RunError(str(exc)) from None
+    except TrajectoryError as exc:
+        raise RunError(str(exc)) from exc
+
+
+def _existing(spec: RunSpec, run_dir: Path, *, extend: bool) -> RunResult | None:
+    """What the run directory already holds: a no-op result when the run is finished.
+
+    Args:
+        spec: the run's specification.
+        run_dir: its directory (may not exist).
+        extend: remove the completion marker of a run finished with a smaller budget (only
+            under the lock).
+
+    Raises:
+        RunError: the directory holds another run or its files are corrupt.
+    """
+    try:
+        meta_old = read_run_meta(run_dir)
+        if meta_old is not None and meta_old.get("identity") != spec.identity():
+            raise RunError(
+                f"{run_dir} holds a different run (its run.json differs); "
+                "choose another --out or delete that directory"
+            )
+        if not (run_dir / DONE_MARKER).exists():
+            return None
+        n = len(read_trajectory(run_dir / TRAJECTORY))
+    except TrajectoryError as exc:
+        raise RunError(str(exc)) from exc
+    if n >= spec.budget or (run_dir / STOPPED).exists():
+        log.info("%s: already complete (%d evaluations); nothing to do", run_dir, n)
+        return RunResult(run_dir, n, skipped=True)
+    if extend:
+        (run_dir / DONE_MARKER).unlink()  # a larger budget extends a finished run
+    return None
+
+
+def _run_locked(
+    spec: RunSpec, run_dir: Path, cls: Any, ds: Any, splits: Any, data: Any
+) -> RunResult:
+    """The body of :func:`run`, with the run directory's lock held."""
+    from autoterm.bo.loop import BayesOpt
+
+    done = _existing(spec, run_dir, extend=True)  # again: another process may have finished it
+    if done is not None:
+        return done
+    meta_old = read_run_meta(run_dir)
+    threads = spec.threads or default_threads()
     objective = cls(data, threads=threads, seed=spec.seed, **spec.model_options)
     _limit_threads(threads)
     bo = BayesOpt(objective.space, seed=spec.seed, n_init=spec.n_init, **spec.bo)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     n_train, n_test = len(splits.train_idx), len(splits.test_idx)
     meta = {
         "identity": spec.identity(),
@@ -315,7 +395,7 @@ def run(spec: RunSpec) -> RunResult:
                 stopped["threshold"],
             )
             break
-        res = objective.evaluate(sug.config, iteration=t)
+        res = objective.evaluate(sug.config, iteration=t, timeout=spec.trial_timeout)
         elapsed += res.eval_seconds + sug.optimizer_seconds
         rec: dict[str, Any] = {
             "iteration": t,

@@ -4,7 +4,9 @@
 fsynced) as each evaluation finishes, so a crash loses at most the evaluation in flight. A torn
 last line (a crash during the write) is detected on load, dropped with a warning and redone on
 resume; a corrupt line anywhere else is an error naming the file and line. Direction is
-normalised here once: every score in a record is *minimised*.
+normalised here once: every score in a record is *minimised*. A run directory is written by one
+process at a time: :func:`lock_run_dir` holds an exclusive lock on ``<run>/.lock`` for the whole
+run.
 
 Record keys (one per evaluation):
     iteration (0-based), config (native units), fold_scores (k), val_score, test_score,
@@ -16,12 +18,15 @@ Record keys (one per evaluation):
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import math
 import os
+import socket
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,8 @@ TRAJECTORY = "trajectory.jsonl"
 RUN_META = "run.json"
 DONE_MARKER = "COMPLETED"
 STOPPED = "stopped.json"
+LOCK = ".lock"
+STATUSES = ("ok", "failed")
 REQUIRED_KEYS = (
     "iteration",
     "config",
@@ -61,6 +68,49 @@ def improves(new: float, best: float | None) -> bool:
 
 class TrajectoryError(ValueError):
     """A trajectory file that cannot be read (names the file and line)."""
+
+
+class RunDirLocked(RuntimeError):
+    """Another process holds the run directory's lock (the message names it and the fix)."""
+
+
+@contextlib.contextmanager
+def lock_run_dir(run_dir: Path) -> Iterator[Path]:
+    """Hold an exclusive, non-blocking lock on ``<run_dir>/.lock`` for the ``with`` block.
+
+    The lock is an ``flock`` on the file, so the kernel releases it when the holder exits in any
+    way (``kill -9`` included); the file itself stays behind and is harmless: only a live lock
+    counts. The holder's pid and host are written into the file for the error message.
+
+    Args:
+        run_dir: an existing run directory.
+
+    Yields:
+        The lock file's path.
+
+    Raises:
+        RunDirLocked: another process (or another open of the file) holds the lock.
+    """
+    import fcntl
+
+    path = Path(run_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            raise RunDirLocked(
+                f"{Path(run_dir)} is in use by another autoterm process ({holder}); wait for it "
+                "to finish, or use another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _clean(obj: Any) -> Any:
@@ -115,8 +165,33 @@ def append_record(path: Path, record: Mapping[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
+def _check_record(rec: Any) -> None:
+    """Raise ``ValueError`` unless ``rec`` is a record with the required keys."""
+    if not isinstance(rec, dict):
+        raise ValueError(f"expected a JSON object, got {type(rec).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in rec]
+    if missing:
+        raise ValueError(f"missing keys {missing}")
+
+
+def _check_consistent(rec: dict[str, Any], index: int) -> None:
+    """Raise ``ValueError`` if a well-formed record does not belong at position ``index``."""
+    it = rec["iteration"]
+    if isinstance(it, bool) or not isinstance(it, int) or it != index:
+        raise ValueError(
+            f"iteration {it!r} where {index} was expected (records duplicated, lost or reordered)"
+        )
+    if rec["status"] not in STATUSES:
+        raise ValueError(f"status {rec['status']!r} is not one of {', '.join(STATUSES)}")
+
+
 def read_trajectory(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     """Load a trajectory, dropping a torn last line with a warning.
+
+    A line is a record when it ends with a newline (the commit marker of :func:`append_record`)
+    and parses to a JSON object with :data:`REQUIRED_KEYS`. Only the last line may fail that
+    test (a crash during its write): it is dropped with a warning. A record must also sit at the
+    position its ``iteration`` says and have a known ``status``, wherever it is.
 
     Args:
         path: the ``trajectory.jsonl`` file (a missing file is an empty trajectory).
@@ -126,7 +201,8 @@ def read_trajectory(path: Path, *, repair: bool = False) -> list[dict[str, Any]]
         The records in order.
 
     Raises:
-        TrajectoryError: a line other than the last is not a valid record.
+        TrajectoryError: a line other than the last is not a valid record, or a record is out
+            of place; the message starts with ``<path>:<line>:``.
     """
     path = Path(path)
     if not path.exists():
@@ -142,14 +218,14 @@ def read_trajectory(path: Path, *, repair: bool = False) -> list[dict[str, Any]]
         complete = not is_last  # a line without its newline was torn by a crash
         try:
             rec = json.loads(line) if complete else None
-            if complete and (not isinstance(rec, dict) or any(k not in rec for k in REQUIRED_KEYS)):
-                raise ValueError("missing keys")
-        except ValueError as exc:
+            if complete:
+                _check_record(rec)
+        except (ValueError, RecursionError) as exc:
             if i >= len(lines) - 2 and all(x == b"" for x in lines[i + 1 :]):
                 rec = None
             else:
                 raise TrajectoryError(
-                    f"{path}:{i + 1}: not a valid trajectory record ({exc}); "
+                    f"{path}:{i + 1}: not a valid trajectory record ({_short(exc)}); "
                     "the file is corrupt: restore it or delete the run directory"
                 ) from exc
         if rec is None:
@@ -157,16 +233,43 @@ def read_trajectory(path: Path, *, repair: bool = False) -> list[dict[str, Any]]
             if repair:
                 with open(path, "r+b") as fh:
                     fh.truncate(offset)
+                    fh.flush()
+                    os.fsync(fh.fileno())
             break
+        try:
+            _check_consistent(rec, i)
+        except ValueError as exc:
+            raise TrajectoryError(
+                f"{path}:{i + 1}: not a valid trajectory record ({exc}); "
+                "the file is corrupt: restore it or delete the run directory"
+            ) from exc
         records.append(rec)
         offset += len(line) + 1
     return records
 
 
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
 def read_run_meta(run_dir: Path) -> dict[str, Any] | None:
-    """``run.json`` of a run directory, or ``None`` when absent."""
+    """``run.json`` of a run directory, or ``None`` when absent.
+
+    Raises:
+        TrajectoryError: the file is not a JSON object (names the file).
+    """
     p = Path(run_dir) / RUN_META
-    return json.loads(p.read_text()) if p.exists() else None
+    if not p.exists():
+        return None
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise TrajectoryError(
+            f"{p}: not valid JSON ({_short(exc)}); restore it or delete the run directory"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise TrajectoryError(f"{p}: not a JSON object; restore it or delete the run directory")
+    return meta
 
 
 def is_complete(run_dir: Path) -> bool:

@@ -52,6 +52,7 @@ def spec_from_cfg(cfg: DictConfig | dict[str, Any], multirun: bool = False) -> R
         stop=(c.get("stopping") or {}).get("stop"),
         stop_knob=(c.get("stopping") or {}).get("knob"),
         warmup=(c.get("stopping") or {}).get("warmup"),
+        trial_timeout=None if c.get("trial_timeout") is None else float(c["trial_timeout"]),
     )
 
 

@@ -12,6 +12,12 @@ from cli.config import group_options
 SEED_RANGE = re.compile(r"^(\d+)-(\d+)$")
 
 
+class InputError(click.ClickException):
+    """Bad input to ``autoterm run``: one line ``Error: <problem>; <fix>``, exit status 2."""
+
+    exit_code = 2
+
+
 def seed_override(seed: str) -> tuple[str, bool]:
     """Translate ``--seed`` into a Hydra override.
 
@@ -167,6 +173,39 @@ def run(
     from cli.logs import setup_logging
 
     setup_logging()
+    try:
+        ovr = _checked_overrides(
+            model, dataset, seed, budget, folds, out, stop_rule, stop_knob, multirun, overrides
+        )
+    except click.UsageError as exc:  # one line, no usage block: the message names the fix
+        raise InputError(exc.format_message()) from exc
+    from cli.hydra_app import hydra_main
+
+    argv = sys.argv
+    sys.argv = ["autoterm-run", *(["--multirun"] if multirun else []), *ovr]
+    try:
+        hydra_main()
+    finally:
+        sys.argv = argv
+
+
+def _checked_overrides(
+    model: str,
+    dataset: str | None,
+    seed: str | None,
+    budget: int | None,
+    folds: int | None,
+    out: str | None,
+    stop_rule: str | None,
+    stop_knob: float | None,
+    multirun: bool,
+    overrides: tuple[str, ...],
+) -> list[str]:
+    """The Hydra overrides of ``autoterm run``, validated before anything is written.
+
+    Raises:
+        click.UsageError: bad input (its message names the problem and the fix).
+    """
     extra = list(overrides)
     if stop_rule:
         extra.append(f"stopping.stop={stop_rule}")
@@ -178,21 +217,16 @@ def run(
     if sweep and not multirun:
         raise click.UsageError("several models, datasets or seeds given: add -m to sweep")
     if folds is not None and folds < 2:
-        raise click.BadParameter(f"folds must be >= 2 (got {folds})", param_hint="--folds")
+        raise click.BadParameter(
+            f"folds must be >= 2 (got {folds}); pass --folds 2 or more", param_hint="--folds"
+        )
     if not multirun:
         _precheck(ovr)
     else:
         for d in dataset.split(",") if dataset and "file:" not in dataset else [dataset]:
             if d:
                 _check_dataset(d.strip())
-    from cli.hydra_app import hydra_main
-
-    argv = sys.argv
-    sys.argv = ["autoterm-run", *(["--multirun"] if multirun else []), *ovr]
-    try:
-        hydra_main()
-    finally:
-        sys.argv = argv
+    return ovr
 
 
 def _check_dataset(name: str) -> None:
@@ -205,7 +239,11 @@ def _check_dataset(name: str) -> None:
 
 
 def _precheck(overrides: list[str]) -> None:
-    """Compose the config and validate the run before Hydra starts (nothing is written)."""
+    """Compose the config and validate the run before Hydra starts (nothing is written).
+
+    The dataset is loaded and split here, so data that cannot be used fails with one line
+    before a run directory exists.
+    """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -218,12 +256,20 @@ def _precheck(overrides: list[str]) -> None:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides)
     except Exception as exc:  # hydra's override / composition errors
-        msg = str(exc).strip().splitlines()[0]
-        raise click.UsageError(f"bad override: {msg}") from exc
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+        raise click.UsageError(
+            f"bad override: {msg}; check the key=value pairs against experiments/conf/"
+        ) from exc
     finally:
         GlobalHydra.instance().clear()
     try:
-        validate(spec_from_cfg(cfg))
+        spec = spec_from_cfg(cfg)
+    except (TypeError, ValueError) as exc:  # e.g. budget=abc
+        raise click.UsageError(
+            f"bad override: {exc}; give numbers for numeric keys (budget, folds, seed, ...)"
+        ) from exc
+    try:
+        validate(spec, load_data=True)
     except RunError as exc:
         raise click.UsageError(str(exc)) from exc
 

@@ -380,7 +380,34 @@ def list_datasets(data_dirs: Sequence[str | Path] | None = None) -> list[dict[st
 # reading
 
 
+def _check_text(path: Path) -> None:
+    """Refuse a ``.csv``/``.csv.gz`` whose first bytes are binary (pandas would parse garbage)."""
+    if path.name.endswith(".parquet"):
+        return
+    try:
+        if path.name.endswith(".gz"):
+            import gzip
+
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(1 << 16)
+        else:
+            with open(path, "rb") as fh:
+                head = fh.read(1 << 16)
+    except (OSError, EOFError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise DatasetError(
+            f"could not read {path} ({type(exc).__name__}: {msg}); check that the file is "
+            "readable and a valid csv/csv.gz/parquet file"
+        ) from exc
+    if b"\0" in head:
+        raise DatasetError(
+            f"{path} is not a text CSV file (it holds binary data); check the path, or convert "
+            "the data to csv/csv.gz/parquet"
+        )
+
+
 def _read_table(path: Path) -> pd.DataFrame:
+    _check_text(path)
     try:
         if path.name.endswith(".parquet"):
             return pd.read_parquet(path)
@@ -395,6 +422,7 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 def _read_columns(path: Path) -> list[str]:
     """Column names of a data file, reading only its header/schema."""
+    _check_text(path)
     try:
         if path.name.endswith(".parquet"):
             import pyarrow.parquet as pq
@@ -426,7 +454,7 @@ def _split_target(frame: pd.DataFrame, target: str, where: str) -> tuple[pd.Data
     if target not in frame.columns:
         cols = ", ".join(map(str, frame.columns[:30])) + (" ..." if frame.shape[1] > 30 else "")
         raise DatasetError(
-            f"target column {target!r} not found in {where}; pass target=<one of: {cols}>"
+            f"target column {target!r} not found in {where}; pass dataset.target=<one of: {cols}>"
         )
     return frame.drop(columns=[target]), frame[target]
 
@@ -856,5 +884,5 @@ def check_dataset(
             cols = ", ".join(columns[:30]) + (" ..." if len(columns) > 30 else "")
             raise DatasetError(
                 f"target column {target!r} not found in {located.path}; "
-                f"pass target=<one of: {cols}>"
+                f"pass dataset.target=<one of: {cols}>"
             )

@@ -131,7 +131,8 @@ def make_splits(
     else:
         if train_idx.size < n_folds:
             raise DatasetError(
-                f"n_folds={n_folds} but only {train_idx.size} training rows; use fewer folds"
+                f"n_folds={n_folds} but only {train_idx.size} training rows; use fewer folds "
+                f"(at most {train_idx.size}) or more data"
             )
         cv = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     folds = [

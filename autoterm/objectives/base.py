@@ -9,14 +9,23 @@ test score should describe the model a user would deploy after tuning; the autho
 say which they did.
 
 Scores are always *minimised*: classification error (1 - accuracy) or RMSE for regression.
+
+An evaluation never raises on a model problem: an exception, a non-finite score or running past
+the time limit (``timeout``) gives a result with ``status = "failed"`` and the reason in
+``error``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import signal
+import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +33,55 @@ import numpy as np
 
 from autoterm.data.prepare import PreparedData
 from autoterm.space import Config, SearchSpace
+
+log = logging.getLogger(__name__)
+
+
+class TrialTimeout(TimeoutError):
+    """An evaluation ran past its time limit (``trial_timeout``)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[Callable[[], None]]:
+    """Raise :class:`TrialTimeout` in the block once ``seconds`` of wall time have passed.
+
+    In the main thread a ``SIGALRM`` timer interrupts the block: Python code stops at once,
+    a native call (one tree, one boosting round, one batch) when it returns to Python. Elsewhere
+    (no signals in other threads) only the yielded checkpoint, called between folds, enforces the
+    limit.
+
+    Args:
+        seconds: the limit (``None``: no limit).
+
+    Yields:
+        A checkpoint that raises :class:`TrialTimeout` once the limit has passed.
+    """
+    if seconds is None:
+        yield lambda: None
+        return
+    seconds = float(seconds)
+    deadline = time.monotonic() + seconds
+    message = f"evaluation exceeded trial_timeout={seconds:g} s"
+
+    def checkpoint() -> None:
+        if time.monotonic() >= deadline:
+            raise TrialTimeout(message)
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TrialTimeout(message)
+
+    alarm = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not alarm:
+        log.debug("trial_timeout outside the main thread: checked between folds only")
+    old = signal.signal(signal.SIGALRM, on_alarm) if alarm else None
+    if alarm:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield checkpoint
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
 
 @dataclass
@@ -109,37 +167,49 @@ class Objective(ABC):
             Predicted labels (classification) or values (regression), one array per block.
         """
 
-    def evaluate(self, config: Config, iteration: int = 0) -> EvalResult:
+    def evaluate(
+        self, config: Config, iteration: int = 0, timeout: float | None = None
+    ) -> EvalResult:
         """Run the full k-fold + test evaluation of ``config``; never raises on model errors.
 
         Args:
             config: native hyperparameters.
             iteration: BO iteration (model seeds derive from ``(seed, iteration, fold)``).
+            timeout: wall-time limit in seconds of the whole evaluation (``None``: none); past
+                it the evaluation is abandoned and recorded as failed (see :func:`time_limit`).
+
+        Returns:
+            The scores, or ``status = "failed"`` with the reason in ``error`` when the model
+            raised, a score was not finite, or the time limit passed.
         """
         start = time.perf_counter()
         try:
-            folds, trains = [], []
-            for f, fold in enumerate(self.data.folds):
-                pred_va, pred_tr = self.fit_predict(
+            with time_limit(timeout) as checkpoint:
+                folds, trains = [], []
+                for f, fold in enumerate(self.data.folds):
+                    pred_va, pred_tr = self.fit_predict(
+                        config,
+                        fold.X_train,
+                        fold.y_train,
+                        [fold.X_valid, fold.X_train],
+                        seed=self._model_seed(iteration, f),
+                    )
+                    folds.append(score(self.task, fold.y_valid, pred_va))
+                    trains.append(score(self.task, fold.y_train, pred_tr))
+                    checkpoint()
+                (pred_te,) = self.fit_predict(
                     config,
-                    fold.X_train,
-                    fold.y_train,
-                    [fold.X_valid, fold.X_train],
-                    seed=self._model_seed(iteration, f),
+                    self.data.X_train,
+                    self.data.y_train,
+                    [self.data.X_test],
+                    seed=self._model_seed(iteration, len(self.data.folds)),
                 )
-                folds.append(score(self.task, fold.y_valid, pred_va))
-                trains.append(score(self.task, fold.y_train, pred_tr))
-            (pred_te,) = self.fit_predict(
-                config,
-                self.data.X_train,
-                self.data.y_train,
-                [self.data.X_test],
-                seed=self._model_seed(iteration, len(self.data.folds)),
-            )
-            test = score(self.task, self.data.y_test, pred_te)
-            values = [*folds, test]
-            if not all(math.isfinite(v) for v in values):
-                raise FloatingPointError(f"non-finite score in {values}")
+                test = score(self.task, self.data.y_test, pred_te)
+                checkpoint()
+            if not all(math.isfinite(v) for v in [*folds, test, *trains]):
+                raise FloatingPointError(
+                    f"non-finite score (fold scores {folds}, test {test}, train {trains})"
+                )
             return EvalResult(
                 fold_scores=folds,
                 val_score=float(np.mean(folds)),
