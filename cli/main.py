@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.config import group_options
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from autoterm.report import Report
 
 SEED_RANGE = re.compile(r"^(\d+)-(\d+)$")
 
@@ -401,6 +407,167 @@ def replay_cmd(
     click.echo(
         f"{len(rows)} rows ({len(run_dirs)} runs x {len(rows) // len(run_dirs)} rule/knob) -> {out}"
     )
+
+
+def _load_report(csvs: tuple[str, ...], strict: bool) -> Report:
+    """Build the report; warnings become ``warning:`` lines, bad input one clear error."""
+    import warnings
+
+    from autoterm.report import ReportError, build_report
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            rep = build_report(list(csvs), strict=strict)
+        except ReportError as exc:
+            raise click.ClickException(str(exc)) from exc
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    return rep
+
+
+@cli.command("report")
+@click.argument("replay_csv", nargs=-1, required=True)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory of summary.csv/.md/.tex (and summary_by_dataset.*).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail when a model x rule x knob cell lacks runs (missing seeds) instead of warning.",
+)
+@click.option(
+    "--by-dataset/--no-by-dataset",
+    default=True,
+    show_default=True,
+    help="Also write the per-dataset breakdown (summary_by_dataset.*).",
+)
+def report_cmd(replay_csv: tuple[str, ...], out: str, strict: bool, by_dataset: bool) -> None:
+    """Summarise replay tables: mean +- std of RTC and RYC per model x rule x knob.
+
+    REPLAY_CSV: tables written by `autoterm replay`. Writes CSV, Markdown and LaTeX (booktabs).
+    """
+    from autoterm.report import write_report
+
+    rep = _load_report(replay_csv, strict)
+    files = write_report(rep, out, by_dataset=by_dataset)
+    click.echo(
+        f"{len(rep.summary)} cells ({rep.summary['n_runs'].sum()} rows) -> "
+        + ", ".join(str(f) for f in files)
+    )
+
+
+@cli.command("plot")
+@click.argument("replay_csv", nargs=-1, required=True)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory of the figures (PDF and PNG).",
+)
+@click.option(
+    "--runs",
+    "run_patterns",
+    multiple=True,
+    help="Run directories, parents or globs for the traces and the calibration (repeatable); "
+    "default: the runs named in the tables' run column that exist.",
+)
+@click.option(
+    "--rtc",
+    type=click.Choice(["iter", "time"]),
+    default="iter",
+    show_default=True,
+    help="RTC on the trade-off figure's x axis: in iterations or in time.",
+)
+@click.option(
+    "--max-traces",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="At most this many per-run trace figures (one model after another).",
+)
+def plot_cmd(
+    replay_csv: tuple[str, ...],
+    out: str,
+    run_patterns: tuple[str, ...],
+    rtc: str,
+    max_traces: int,
+) -> None:
+    """Draw the figures of replay tables: trade-off, stop iterations, traces, calibration.
+
+    REPLAY_CSV: tables written by `autoterm replay`. Traces and the calibration read the runs
+    (their stored regret bound: logged by `autoterm run`, cached by `autoterm replay`, or the
+    authors' for imported paper runs).
+    """
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from autoterm.plotting import (
+        bound_trace,
+        calibration_figure,
+        collect_calibration,
+        save_figure,
+        stops_figure,
+        trace_figure,
+        tradeoff_figure,
+    )
+    from autoterm.plotting.trace import pick_runs, rows_for_runs
+    from autoterm.replay import find_runs
+    from autoterm.stopping import load_history
+    from autoterm.trajectory import RUN_META
+
+    rep = _load_report(replay_csv, strict=False)
+    rows = rep.rows
+    assert rows is not None
+    out_p = Path(out)
+    written: list[Path] = []
+
+    def save(fig: Figure, stem: str) -> None:
+        written.extend(save_figure(fig, out_p / stem))
+        plt.close(fig)
+
+    if run_patterns:
+        try:
+            run_dirs = find_runs(run_patterns)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
+    else:
+        run_dirs = [Path(r) for r in dict.fromkeys(rows["run"]) if (Path(r) / RUN_META).exists()]
+
+    save(tradeoff_figure(rep.summary, x=f"rtc_{rtc}"), "tradeoff")
+    save(stops_figure(rows), "stop_iterations")
+
+    if not run_dirs:
+        click.echo("no run directory found (pass --runs): traces and calibration skipped", err=True)
+    else:
+        candidates = rows_for_runs(rows, run_dirs)
+        chosen = pick_runs(candidates, max_traces)
+        if len(chosen) < max_traces:  # runs given with --runs but absent from the tables
+            rest = [str(Path(d).resolve()) for d in run_dirs]
+            chosen += [d for d in rest if d not in chosen][: max_traces - len(chosen)]
+        for d in chosen:
+            h = load_history(d)
+            meta = h.meta
+            stem = f"trace_{meta.get('model')}_{meta.get('dataset_slug') or meta.get('dataset')}"
+            save(
+                trace_figure(h, candidates[candidates["run"] == d], bound_trace(h, d)),
+                f"{stem}_seed{meta.get('seed')}",
+            )
+        points = collect_calibration(run_dirs)
+        if points.empty:
+            click.echo("no stored regret bound in the runs: calibration skipped", err=True)
+        else:
+            save(calibration_figure(points), "calibration")
+    click.echo(f"{len(written)} files -> {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover
