@@ -1,0 +1,245 @@
+"""Fault injection on real runs: SIGKILL an ``autoterm run`` at random points, resume, compare.
+
+Used by the fault-injection tests and ``make check-reliability`` (``bench/check_reliability.py``).
+A run is started as a subprocess of the real command line, killed with ``SIGKILL`` (no cleanup
+of any kind can run) either while it starts up or a random fraction of an evaluation after a
+random record, and started again with the same command; after the last kill it runs to the end.
+The finished trajectory is then compared with an uninterrupted run of the same command: every
+field must be equal except the timings (:data:`TIMING_KEYS`), and every record that was complete
+in the file when a kill struck must still be there, unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autoterm.trajectory import TRAJECTORY, read_trajectory
+
+TIMING_KEYS = frozenset(
+    {
+        "eval_seconds",
+        "optimizer_seconds",
+        "fit_seconds",
+        "acq_seconds",
+        "elapsed_seconds",
+        "timestamp",
+    }
+)
+"""Record fields that measure wall time and so differ between two runs of the same seed."""
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def comparable(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record without its timing fields (what must be identical across runs of one seed)."""
+    return {k: v for k, v in record.items() if k not in TIMING_KEYS}
+
+
+def run_command(
+    run_dir: Path,
+    *,
+    model: str = "random_forest",
+    dataset: str = "breast_cancer",
+    budget: int = 12,
+    folds: int = 3,
+    seed: int = 0,
+    extra: Sequence[str] = ("bo.num_restarts=2", "bo.raw_samples=64", "threads=1"),
+) -> list[str]:
+    """The ``autoterm run`` command line of a small, fast run writing to ``run_dir``."""
+    return [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "run",
+        model,
+        "--dataset",
+        dataset,
+        "--budget",
+        str(budget),
+        "--folds",
+        str(folds),
+        "--seed",
+        str(seed),
+        "--out",
+        str(run_dir),
+        *extra,
+    ]
+
+
+def command_env() -> dict[str, str]:
+    """The environment of a subprocess run: this checkout first on the path, one thread."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def count_records(path: Path) -> int:
+    """Number of newline-terminated lines of a trajectory file (0 if absent)."""
+    try:
+        return Path(path).read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+@dataclass
+class Kill:
+    """One SIGKILL: when it struck and what the file held right after it.
+
+    Attributes:
+        mode: ``"startup"`` (a random time after launch) or ``"record"`` (a random delay after
+            a record was written).
+        delay: seconds after launch (startup) or after the awaited record (record).
+        rows: the complete records in the file after the kill.
+    """
+
+    mode: str
+    delay: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class KillReport:
+    """The outcome of :func:`kill_and_resume`.
+
+    Attributes:
+        kills: the kills that struck a live process.
+        final_returncode: exit status of the last, uninterrupted resume.
+        final: the finished trajectory.
+        rows_lost: records complete at some kill that are missing or changed at the end.
+        mismatches: differences between the finished trajectory and the reference, one line
+            each (empty when identical).
+        survived: kills after which the run resumed and ended identical to the reference with
+            every record written before the kill intact.
+        log: what happened, one line per step.
+    """
+
+    kills: list[Kill]
+    final_returncode: int
+    final: list[dict[str, Any]]
+    rows_lost: int
+    mismatches: list[str]
+    survived: int
+    log: list[str]
+
+
+def diff_trajectories(
+    got: Sequence[Mapping[str, Any]], ref: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Differences between two trajectories, timings aside (one line each; empty if equal)."""
+    out = []
+    if len(got) != len(ref):
+        out.append(f"{len(got)} records instead of {len(ref)}")
+    for i, (a, b) in enumerate(zip(got, ref, strict=False)):
+        ca, cb = comparable(a), comparable(b)
+        if ca != cb:
+            keys = sorted(k for k in set(ca) | set(cb) if ca.get(k) != cb.get(k))
+            out.append(f"record {i} differs in {', '.join(keys)}")
+    return out
+
+
+def kill_and_resume(
+    cmd: Sequence[str],
+    run_dir: Path,
+    reference: Sequence[Mapping[str, Any]],
+    *,
+    kills: int,
+    seed: int = 0,
+    startup_seconds: float = 3.0,
+    record_seconds: float = 0.5,
+    timeout: float = 600.0,
+    env: Mapping[str, str] | None = None,
+) -> KillReport:
+    """Kill a real run ``kills`` times at random points, resuming each time, then finish it.
+
+    Each launch is killed with ``SIGKILL`` either a uniform random time into its start-up
+    (``startup_seconds``: imports, data loading, ``run.json``), or after 1-2 new records plus a
+    uniform random fraction of ``record_seconds`` (mid evaluation, mid GP fit or mid write).
+
+    Args:
+        cmd: the ``autoterm run`` command (same for every launch).
+        run_dir: its ``--out`` directory.
+        reference: the trajectory of an uninterrupted run of the same command.
+        kills: number of kills to inflict.
+        seed: seed of the kill points.
+        startup_seconds: typical time from launch to the first record.
+        record_seconds: typical time of one evaluation.
+        timeout: limit of each launch (seconds).
+        env: the subprocesses' environment (default :func:`command_env`).
+
+    Returns:
+        The report; ``kills`` may hold fewer entries if the run finished before a kill struck.
+    """
+    rng = random.Random(seed)
+    env = dict(env or command_env())
+    path = Path(run_dir) / TRAJECTORY
+    done: list[Kill] = []
+    log: list[str] = []
+    for k in range(kills):
+        before = count_records(path)
+        if before >= len(reference):
+            log.append(f"kill {k + 1}: skipped, the run is already complete")
+            break
+        proc = subprocess.Popen(
+            list(cmd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        start = time.monotonic()
+        if rng.random() < 0.3:
+            mode, delay = "startup", rng.uniform(0.0, startup_seconds)
+            _sleep_alive(proc, delay)
+        else:
+            mode, delay = "record", rng.uniform(0.0, record_seconds)
+            target = min(before + rng.randint(1, 2), len(reference))
+            while proc.poll() is None and count_records(path) < target:
+                if time.monotonic() - start > timeout:
+                    break
+                time.sleep(0.01)
+            _sleep_alive(proc, delay)
+        if proc.poll() is not None:
+            log.append(f"kill {k + 1}: the run ended (status {proc.returncode}) before the kill")
+            if proc.returncode != 0:
+                break
+            continue
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        rows = read_trajectory(path) if path.exists() else []
+        done.append(Kill(mode, delay, rows))
+        raw = path.read_bytes() if path.exists() else b""
+        torn = ", a torn last line" if raw and not raw.endswith(b"\n") else ""
+        log.append(f"kill {k + 1}: SIGKILL {mode} +{delay:.2f}s: {len(rows)} records{torn}")
+    proc = subprocess.run(
+        list(cmd), env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        log.append(f"final resume failed with status {proc.returncode}: {tail}")
+    final = read_trajectory(path) if path.exists() else []
+    mismatches = diff_trajectories(final, reference)
+    rows_lost = 0
+    survived = 0
+    final_ok = proc.returncode == 0 and not mismatches
+    for kill in done:
+        lost = sum(
+            1
+            for i, r in enumerate(kill.rows)
+            if i >= len(final) or comparable(final[i]) != comparable(r)
+        )
+        rows_lost += lost
+        survived += int(final_ok and lost == 0)
+    return KillReport(done, proc.returncode, final, rows_lost, mismatches, survived, log)
+
+
+def _sleep_alive(proc: subprocess.Popen, seconds: float) -> None:
+    """Sleep ``seconds`` or until ``proc`` exits."""
+    end = time.monotonic() + seconds
+    while proc.poll() is None and time.monotonic() < end:
+        time.sleep(min(0.01, max(0.0, end - time.monotonic())))
