@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 AUTOTERM_DATA_DIRS ?= $(abspath ../shared/datasets)
 export AUTOTERM_DATA_DIRS
 
-.PHONY: install test test-all lint format clean bench bench-replay
+.PHONY: install test test-all lint format clean bench bench-replay check-reliability
 
 ## install: create .venv and install autoterm with everything the tests need
 install:
@@ -28,6 +28,10 @@ bench:
 ## bench-replay: replay time of every rule on the authors' 80 runs
 bench-replay:
 	$(BIN)/python bench/replay_bench.py
+
+## check-reliability: SIGKILL/resume, lock, timeout, corrupt files and bad inputs on real runs
+check-reliability:
+	$(BIN)/python bench/check_reliability.py
 
 lint:
 	$(BIN)/ruff check .

@@ -243,3 +243,81 @@ def _sleep_alive(proc: subprocess.Popen, seconds: float) -> None:
     end = time.monotonic() + seconds
     while proc.poll() is None and time.monotonic() < end:
         time.sleep(min(0.01, max(0.0, end - time.monotonic())))
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """One bad ``autoterm run`` input and the phrase its one-line error must contain.
+
+    Attributes:
+        name: what is wrong.
+        args: the arguments after ``autoterm run`` (``--out`` is added by the caller).
+        expect: a phrase of the expected message.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    expect: str
+
+
+def bad_inputs(directory: Path) -> list[BadInput]:
+    """Every class of bad input the issue lists, with its data files written to ``directory``.
+
+    Args:
+        directory: where the broken data files are created.
+
+    Returns:
+        The inputs, each expected to fail with one line before a run directory exists.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+
+    def csv(name: str, header: str, rows: Sequence[str]) -> str:
+        (d / name).write_text(header + "\n" + "".join(r + "\n" for r in rows))
+        return f"file:{d / name}"
+
+    no_target = csv("no_target.csv", "a,b,label", [f"{i},{2 * i},{i % 2}" for i in range(40)])
+    one_class = csv("one_class.csv", "a,b,target", [f"{i},{2 * i},yes" for i in range(40)])
+    tiny = csv("tiny.csv", "a,b,target", [f"{i},{i % 3},{1.5 * i + 0.1}" for i in range(12)])
+    empty_feature = csv("empty_feature.csv", "a,b,target", [f"{i},,{i % 2}" for i in range(40)])
+    text_target = csv(
+        "text_target.csv", "a,b,target", [f"{i},{i},{'xyz'[i % 3]}" for i in range(40)]
+    )
+    (d / "binary.csv").write_bytes(bytes(range(256)) * 8)
+    (d / "broken.csv.gz").write_bytes(b"this is not gzip data")
+    rf = "random_forest"
+    return [
+        BadInput("unknown model", ("lgbm",), "unknown model"),
+        BadInput("unknown dataset", (rf, "--dataset", "no_such_data"), "unknown dataset"),
+        BadInput("unknown rule (--stop)", (rf, "--stop", "no_such_rule"), "unknown stopping rule"),
+        BadInput(
+            "unknown rule (stopping.log)",
+            (rf, "stopping.log=[conv,no_such_rule]"),
+            "unknown stopping rule",
+        ),
+        BadInput("unknown override", (rf, "no_such_key=1"), "no_such_key"),
+        BadInput("missing target column", (rf, "--dataset", no_target), "'target' not found"),
+        BadInput("single-class target", (rf, "--dataset", one_class), "single class"),
+        BadInput(
+            "fewer rows than folds", (rf, "--dataset", tiny, "--folds", "20"), "training rows"
+        ),
+        BadInput("all-missing feature", (rf, "--dataset", empty_feature), "entirely missing"),
+        BadInput(
+            "non-numeric regression target",
+            (rf, "--dataset", text_target, "dataset.task=regression"),
+            "not numeric",
+        ),
+        BadInput(
+            "unreadable file (binary)", (rf, "--dataset", f"file:{d / 'binary.csv'}"), "not a text"
+        ),
+        BadInput(
+            "unreadable file (corrupt gzip)",
+            (rf, "--dataset", f"file:{d / 'broken.csv.gz'}"),
+            "could not read",
+        ),
+        BadInput("missing file", (rf, "--dataset", f"file:{d / 'absent.csv'}"), "file not found"),
+        BadInput("budget < initial design", (rf, "--budget", "3"), "initial design"),
+        BadInput("folds < 2", (rf, "--folds", "1"), "folds must be >= 2"),
+        BadInput("non-positive trial_timeout", (rf, "trial_timeout=0"), "trial_timeout"),
+        BadInput("non-numeric value", (rf, "budget=abc"), "numbers"),
+    ]

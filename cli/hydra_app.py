@@ -68,7 +68,8 @@ def hydra_main(cfg: DictConfig) -> None:
     try:
         run(spec)
     except RunError as exc:
-        log.error("%s", exc)
-        if not multirun:
+        if not multirun:  # one unwrapped line, like the command line's own input errors
+            print(f"Error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
+        log.error("%s", exc)
         raise

@@ -121,3 +121,23 @@ def test_datasets_list_shows_bundled_and_local(shared_data):
     for name in ("breast_cancer", "diabetes", "adult", "pendigits"):
         assert name in res.output
     assert re.search(r"adult.*binary", res.output)
+
+
+def test_every_bad_input_is_one_line_before_any_run_directory(tmp_path):
+    """Each bad input of the reliability issue: non-zero exit, one `Error:` line, no run dir."""
+    from autoterm.faults import bad_inputs
+
+    problems = []
+    for bad in bad_inputs(tmp_path / "data"):
+        out = tmp_path / "run"
+        res = CliRunner().invoke(cli, ["run", *bad.args, "--out", str(out)])
+        errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+        if (
+            res.exit_code == 0
+            or len(errors) != 1
+            or bad.expect not in errors[0]
+            or "Traceback" in res.output
+            or out.exists()
+        ):
+            problems.append(f"{bad.name}: exit {res.exit_code}, output {res.output!r}")
+    assert not problems, "\n".join(problems)
