@@ -116,8 +116,8 @@ class KillReport:
         final_returncode: exit status of the last, uninterrupted resume.
         final: the finished trajectory.
         rows_lost: records complete at some kill that are missing or changed at the end.
-        mismatches: differences between the finished trajectory and the reference, one line
-            each (empty when identical).
+        mismatches: differences between the finished trajectory and the reference, and
+            temporary files left in the run directory, one line each (empty when identical).
         survived: kills after which the run resumed and ended identical to the reference with
             every record written before the kill intact.
         log: what happened, one line per step.
@@ -224,6 +224,11 @@ def kill_and_resume(
         log.append(f"final resume failed with status {proc.returncode}: {tail}")
     final = read_trajectory(path) if path.exists() else []
     mismatches = diff_trajectories(final, reference)
+    leftovers = sorted(
+        p.name for p in Path(run_dir).iterdir() if p.name.startswith(".") and p.name != ".lock"
+    )
+    if leftovers:
+        mismatches.append(f"temporary files left in the run directory: {', '.join(leftovers)}")
     rows_lost = 0
     survived = 0
     final_ok = proc.returncode == 0 and not mismatches

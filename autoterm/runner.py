@@ -331,6 +331,9 @@ def _run_locked(
     done = _existing(spec, run_dir, extend=True)  # again: another process may have finished it
     if done is not None:
         return done
+    for name in (RUN_META, STOPPED):  # temporary files of an atomic write cut short by a kill
+        for tmp in run_dir.glob(f".{name}.*"):
+            tmp.unlink(missing_ok=True)
     meta_old = read_run_meta(run_dir)
     threads = spec.threads or default_threads()
     objective = cls(data, threads=threads, seed=spec.seed, **spec.model_options)

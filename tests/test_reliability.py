@@ -51,6 +51,15 @@ def test_a_locked_run_directory_is_refused_with_one_line(tmp_path):
     assert res.n_records == 6 and (run_dir / ".lock").exists()
 
 
+def test_temporary_files_of_a_killed_atomic_write_are_cleaned_up(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".run.json.k1ll3d").write_text('{"half": ')
+    (run_dir / ".stopped.json.x").write_text("")
+    run(_spec(tmp_path, budget=5))
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == [".lock"]
+
+
 def test_lock_file_left_by_a_killed_process_does_not_block(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
