@@ -183,11 +183,10 @@ def check_corrupt(work: Path, checks: Checks) -> None:
         f"resume refuses with one line naming the line: {out[0][:200] if out else '-'}",
     )
     proc = _run([*CLI, "replay", str(bad), "--rules", "conv", "--out", str(work / "r.csv")])
-    named = [ln for ln in _lines(proc) if where in ln]
+    out = _lines(proc)
     checks.report(
-        proc.returncode != 0 and bool(named),
-        "replay fails naming the line (the last line of a traceback): "
-        + (named[-1].split(": ", 1)[-1][-160:] if named else "-"),
+        proc.returncode != 0 and len(out) == 1 and where in out[0],
+        f"replay refuses with one line naming the line: {out[0][:200] if out else '-'}",
     )
     trunc = work / "truncated"
     shutil.copytree(src, trunc)

@@ -87,10 +87,10 @@ def test_negative_lcb_is_botorch_ucb_with_maximize_false():
 def test_regret_bound_matches_a_dense_grid_of_the_same_model():
     X, y = toy()
     cache = {}
-    r = regret_bound(X, y, n_sobol=256, seed=3, cache=cache)
+    r = regret_bound(X, y, n_sobol=256, seed=3, cache=cache, backend="botorch")
     assert r.gp_ok and r.warning == "" and r.n_fit == 15
     assert r.beta == pytest.approx(beta_t(1, 15))
-    model = cache[(fingerprint(X, y), 3)]
+    model = cache[(fingerprint(X, y), 3, "botorch")]
     g = torch.linspace(0, 1, 100_001, dtype=torch.float64).reshape(-1, 1, 1)  # marginals
     with torch.no_grad():
         p = model.posterior(g)
@@ -103,8 +103,32 @@ def test_regret_bound_matches_a_dense_grid_of_the_same_model():
     assert r.bound == pytest.approx(r.ucb_min - r.lcb_min)
     assert r.bound > 0
     # the same inputs give the same bound; the cached model is reused
-    assert regret_bound(X, y, n_sobol=256, seed=3, cache=cache).bound == r.bound
-    assert regret_bound(X, y, n_sobol=256, seed=3).bound == pytest.approx(r.bound, abs=1e-9)
+    kw = {"n_sobol": 256, "seed": 3, "backend": "botorch"}
+    assert regret_bound(X, y, cache=cache, **kw).bound == r.bound
+    assert regret_bound(X, y, **kw).bound == pytest.approx(r.bound, abs=1e-9)
+
+
+@pytest.mark.parametrize("noise", [False, True])
+def test_numpy_backend_matches_a_dense_grid_and_botorch(noise):
+    X, y = toy()
+    cache = {}
+    r = regret_bound(X, y, n_sobol=256, seed=3, cache=cache, observation_noise=noise)
+    assert r.gp_ok and r.n_fit == 15
+    gp = cache[(fingerprint(X, y), 3, "numpy")]
+    mu, sd = gp.predict(np.linspace(0, 1, 100_001).reshape(-1, 1), observation_noise=noise)
+    grid_min = float((mu - math.sqrt(r.beta) * sd).min())
+    assert grid_min - 1e-4 <= r.lcb_min <= grid_min + 1e-6
+    mu_t, sd_t = gp.predict(X, observation_noise=noise)
+    assert r.ucb_min == pytest.approx(float((mu_t + math.sqrt(r.beta) * sd_t).min()), abs=1e-9)
+    # the same model through BoTorch/GPyTorch gives the same bound
+    b = regret_bound(X, y, n_sobol=256, seed=3, observation_noise=noise, backend="botorch")
+    assert r.bound == pytest.approx(b.bound, rel=0.02)
+
+
+def test_unknown_backend_is_an_error():
+    X, y = toy()
+    with pytest.raises(ValueError, match="backend"):
+        regret_bound(X, y, backend="gpy")
 
 
 def test_refinement_never_raises_the_lcb_minimum():
@@ -123,7 +147,7 @@ def test_fits_only_the_best_points():
     assert r.n_fit == 15
     idx = np.argsort(y)[:15]
     idx.sort()
-    assert (fingerprint(X[idx], y[idx]), 0) in cache
+    assert (fingerprint(X[idx], y[idx]), 0, "numpy") in cache
 
 
 @pytest.mark.parametrize(
@@ -140,15 +164,18 @@ def test_failures_give_nan_and_never_raise(X, y):
     assert math.isnan(r.bound) and not r.gp_ok and r.warning
 
 
-def test_fit_errors_are_caught(monkeypatch):
+@pytest.mark.parametrize("backend", ["numpy", "botorch"])
+def test_fit_errors_are_caught(monkeypatch, backend):
+    import autoterm.bo.numpy_gp as numpy_gp
     import autoterm.bo.surrogate as surrogate
 
     def boom(*a, **k):
         raise RuntimeError("not positive definite")
 
     monkeypatch.setattr(surrogate, "fit_gp", boom)
+    monkeypatch.setattr(numpy_gp, "fit_numpy_gp", boom)
     X, y = toy()
-    r = regret_bound(X, y, **FAST)
+    r = regret_bound(X, y, backend=backend, **FAST)
     assert math.isnan(r.bound) and not r.gp_ok and "not positive definite" in r.warning
     assert r.beta == pytest.approx(beta_t(1, 15))
 

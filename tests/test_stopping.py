@@ -13,7 +13,10 @@ from autoterm.stopping.references import FullBudget, Oracle
 
 ROOT = Path(__file__).resolve().parents[1]
 # GP rules: few checks (a late warm-up) and a small LCB search keep the suite fast
-FAST = {"regret_bound": {"n_sobol": 64, "num_restarts": 2, "warmup": 27}}
+FAST = {
+    "regret_bound": {"n_sobol": 64, "num_restarts": 2, "warmup": 27},
+    "emmr": {"n_sobol": 64, "num_restarts": 1, "warmup": 27},
+}
 
 
 def make_history(val, test=None, folds=None, signals=None, d=2, seed=0):

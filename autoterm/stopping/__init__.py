@@ -1,9 +1,9 @@
 """Stopping rules behind one contract (:class:`StoppingRule`), by name.
 
 Rules: the paper's ``regret_bound`` (and ``regret_bound_authors``, the authors' logged bound),
-the baselines ``conv``, ``ei``, ``pi``, ``iqr``, ``plateau``, and the references
-``full_budget`` and ``oracle``. Each has a Hydra config in
-``experiments/conf/stopping/<name>.yaml`` (a test checks the two lists agree).
+the baselines ``conv``, ``ei``, ``pi``, ``iqr``, ``plateau``, the follow-up ``emmr``
+(Ishibashi et al., 2023), and the references ``full_budget`` and ``oracle``. Each has a Hydra
+config in ``experiments/conf/stopping/<name>.yaml`` (a test checks the two lists agree).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ RULES: dict[str, str] = {
     "pi": "autoterm.stopping.baselines:MaxPI",
     "iqr": "autoterm.stopping.baselines:IQRImprovement",
     "plateau": "autoterm.stopping.baselines:TopKPlateau",
+    "emmr": "autoterm.stopping.emmr:EMMR",
     "full_budget": "autoterm.stopping.references:FullBudget",
     "oracle": "autoterm.stopping.references:Oracle",
 }

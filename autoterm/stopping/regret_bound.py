@@ -260,6 +260,73 @@ def bound_from_model(
     return ucb_min, lcb_min
 
 
+def bound_from_numpy_gp(
+    gp: Any,
+    X_fit: np.ndarray,
+    beta: float,
+    *,
+    n_sobol: int = 2048,
+    num_restarts: int = 4,
+    observation_noise: bool = False,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """:func:`bound_from_model` for a :class:`autoterm.bo.numpy_gp.NumpyGP`.
+
+    The same search: ``n_sobol`` scrambled Sobol points (SciPy's ``qmc.Sobol``) and ``X_fit``
+    scored in one batch, the ``num_restarts`` best refined together by L-BFGS-B on the
+    analytic gradient of the lcb within the unit cube.
+
+    Args:
+        gp: the fitted GP.
+        X_fit: the fitted points, shape ``(n, d)``.
+        beta: confidence parameter.
+        n_sobol: Sobol candidates.
+        num_restarts: refinements (0: candidates only).
+        observation_noise: include the learned noise in sigma.
+        seed: Sobol scrambling seed.
+
+    Returns:
+        ``(ucb_min, lcb_min)``.
+    """
+    from scipy.optimize import minimize
+    from scipy.stats import qmc
+
+    d = X_fit.shape[1]
+    sb = math.sqrt(beta)
+    mu, sigma = gp.predict(X_fit, observation_noise)
+    ucb_min = float((mu + sb * sigma).min())
+    if n_sobol > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # balance warning for non-powers of 2
+            sob = qmc.Sobol(d, scramble=True, seed=seed).random(n_sobol)
+        cand = np.vstack([sob, X_fit])
+    else:
+        cand = X_fit
+    mu_c, sigma_c = gp.predict(cand, observation_noise)
+    lcb = mu_c - sb * sigma_c
+    lcb_min = float(lcb.min())
+    k = min(num_restarts, len(cand))
+    if k > 0:
+        starts = cand[np.argsort(lcb, kind="stable")[:k]]
+
+        def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
+            val, grad = gp.lcb_and_grad(z.reshape(k, d), sb, observation_noise)
+            return float(val.sum()), grad.reshape(-1)
+
+        res = minimize(
+            fun,
+            starts.reshape(-1),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * (k * d),
+            options={"maxiter": 200},
+        )
+        ends = np.clip(res.x.reshape(k, d), 0.0, 1.0)
+        m_e, s_e = gp.predict(ends, observation_noise)
+        lcb_min = min(lcb_min, float((m_e - sb * s_e).min()))
+    return ucb_min, lcb_min
+
+
 def regret_bound(
     X: np.ndarray,
     y: np.ndarray,
@@ -271,6 +338,7 @@ def regret_bound(
     n_sobol: int = 2048,
     num_restarts: int = 4,
     observation_noise: bool = False,
+    backend: str = "numpy",
     seed: int = 0,
     check: int | None = None,
     cache: dict[Any, Any] | None = None,
@@ -296,6 +364,9 @@ def regret_bound(
         n_sobol: Sobol candidates for the lcb minimum.
         num_restarts: L-BFGS-B refinements (0: candidates only).
         observation_noise: include the learned noise in sigma (default: latent ``f``).
+        backend: ``"numpy"`` (:mod:`autoterm.bo.numpy_gp`, milliseconds per fit) or
+            ``"botorch"`` (:func:`autoterm.bo.surrogate.fit_gp`, the same model through
+            GPyTorch, about 100x slower); see the module notes.
         seed: base seed.
         check: the check index for seeding (default ``t``).
         cache: optional dict, filled with and reused for fitted models (keyed by the fitted
@@ -320,17 +391,25 @@ def regret_bound(
     beta = beta_t(X.shape[1], n, delta, beta_scale)
     idx = select_top(y, top_fraction, min_points)
     Xf, yf = X[idx], y[idx]
+    if backend not in ("numpy", "botorch"):
+        raise ValueError(f"backend must be 'numpy' or 'botorch', not {backend!r}")
     try:
-        from autoterm.bo.surrogate import fit_gp
-
         fp = fingerprint(Xf, yf)
-        key = (fp, int(seed))
+        key = (fp, int(seed), backend)
         model = None if cache is None else cache.get(key)
         if model is None:
-            model = fit_gp(Xf, yf.copy(), seed=check_seed(seed, fp))
+            if backend == "numpy":
+                from autoterm.bo.numpy_gp import fit_numpy_gp
+
+                model = fit_numpy_gp(Xf, yf)
+            else:
+                from autoterm.bo.surrogate import fit_gp
+
+                model = fit_gp(Xf, yf.copy(), seed=check_seed(seed, fp))
             if cache is not None:
                 cache[key] = model
-        ucb_min, lcb_min = bound_from_model(
+        search = bound_from_numpy_gp if backend == "numpy" else bound_from_model
+        ucb_min, lcb_min = search(
             model,
             Xf,
             beta,
@@ -382,6 +461,7 @@ class RegretBound(StoppingRule):
         "n_sobol",
         "num_restarts",
         "observation_noise",
+        "backend",
     )
 
     def bound_kwargs(self) -> dict[str, Any]:
