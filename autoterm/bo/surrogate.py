@@ -8,18 +8,22 @@ hand that BoTorch or GPyTorch provides.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
 import numpy as np
 import torch
+from botorch.exceptions.errors import ModelFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
+from botorch.optim.fit import fit_gpytorch_mll_scipy
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 DTYPE = torch.float64
+log = logging.getLogger(__name__)
 
 
 def fit_gp(X: np.ndarray, y: np.ndarray, seed: int = 0) -> SingleTaskGP:
@@ -42,7 +46,17 @@ def fit_gp(X: np.ndarray, y: np.ndarray, seed: int = 0) -> SingleTaskGP:
     with torch.random.fork_rng(), warnings.catch_warnings():
         torch.manual_seed(seed)
         warnings.simplefilter("ignore")
-        fit_gpytorch_mll(mll)
+        try:
+            fit_gpytorch_mll(mll)
+        except ModelFittingError:
+            # every attempt ended in an L-BFGS warning (e.g. ABNORMAL line search when a
+            # length-scale of a binary input collapses, few points in many dimensions): keep the
+            # optimiser's last iterate rather than ending the run
+            log.warning(
+                "GP fit did not converge on %d points; using the last L-BFGS iterate", len(X)
+            )
+            mll.train()
+            fit_gpytorch_mll_scipy(mll)
     model.eval()
     return model
 
