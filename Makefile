@@ -3,8 +3,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 AUTOTERM_DATA_DIRS ?= $(abspath ../shared/datasets)
 export AUTOTERM_DATA_DIRS
+AUTOTERM_PAPER_RUNS ?= $(abspath ../shared/paper-runs)
+export AUTOTERM_PAPER_RUNS
+PROFILE  ?= laptop
+LAUNCHER ?=
+JOBS     ?=
+ARGS     ?=
 
-.PHONY: install test test-all lint format clean bench bench-replay check-reliability
+.PHONY: install test test-all lint format clean bench bench-replay check-reliability reproduce
 
 ## install: create .venv and install autoterm with everything the tests need
 install:
@@ -32,6 +38,13 @@ bench-replay:
 ## check-reliability: SIGKILL/resume, lock, timeout, corrupt files and bad inputs on real runs
 check-reliability:
 	$(BIN)/python bench/check_reliability.py
+
+## reproduce: PROFILE=smoke|laptop|paper|paper-replay (default laptop): runs (or the authors'
+## runs), replay, report and figures under results/$(PROFILE)/; LAUNCHER=joblib|submitit_local|
+## submitit_slurm|slurm, JOBS=N, ARGS='key=value ...' are passed on to `autoterm reproduce`
+reproduce:
+	$(BIN)/autoterm reproduce $(PROFILE) $(if $(LAUNCHER),--launcher $(LAUNCHER)) \
+		$(if $(JOBS),--jobs $(JOBS)) $(ARGS)
 
 lint:
 	$(BIN)/ruff check .

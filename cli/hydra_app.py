@@ -22,6 +22,8 @@ def spec_from_cfg(cfg: DictConfig | dict[str, Any], multirun: bool = False) -> R
 
     In a multirun, ``threads: null`` means one thread per job, and ``out`` is the root under which
     each job writes ``<model>/<dataset>/seed=<s>``, so parallel jobs never share a directory.
+    ``per_model[<model>]`` (set by presets that sweep over models) is merged over
+    ``model.options``.
     """
     c = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     model, ds, bo = c["model"], c["dataset"], dict(c["bo"])
@@ -46,7 +48,10 @@ def spec_from_cfg(cfg: DictConfig | dict[str, Any], multirun: bool = False) -> R
         target=str(ds.get("target", "target")),
         task=ds.get("task"),
         max_rows=ds.get("max_rows"),
-        model_options=dict(model.get("options") or {}),
+        model_options={
+            **(model.get("options") or {}),
+            **((c.get("per_model") or {}).get(model["name"]) or {}),
+        },
         bo=bo,
         log_rules=list((c.get("stopping") or {}).get("log") or []),
         stop=(c.get("stopping") or {}).get("stop"),
@@ -65,6 +70,11 @@ def hydra_main(cfg: DictConfig) -> None:
     setup_logging()
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     spec = spec_from_cfg(cfg, multirun=multirun)
+    limits = None
+    if multirun and spec.threads is not None:  # BLAS pools already loaded: one thread per job
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(limits=spec.threads)
     try:
         run(spec)
     except RunError as exc:
@@ -73,3 +83,6 @@ def hydra_main(cfg: DictConfig) -> None:
             sys.exit(2)
         log.error("%s", exc)
         raise
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()

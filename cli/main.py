@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.config import group_options
+from cli.sweep import reproduce_cmd, sweep_cmd
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -568,6 +569,10 @@ def plot_cmd(
         else:
             save(calibration_figure(points), "calibration")
     click.echo(f"{len(written)} files -> {out}")
+
+
+cli.add_command(sweep_cmd)
+cli.add_command(reproduce_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover
