@@ -421,3 +421,16 @@ def test_reproduce_paper_replay_on_a_subset(tmp_path):
     assert (fid.loc[fid["bound_source"].fillna("") != "autoterm", "agree"] == 1.0).all()
     assert "authors' stop decisions reproduced (bound authors): 6/6" in proc.stderr
     assert (out / "report" / "fidelity.md").read_text().count("| RF |") == 17
+
+
+def test_make_reproduce_passes_the_profile_and_launcher_on():
+    def dry(*args: str) -> str:
+        proc = subprocess.run(
+            ["make", "-n", "reproduce", *args], capture_output=True, text=True, cwd=ROOT
+        )
+        assert proc.returncode == 0, proc.stderr
+        return " ".join(proc.stdout.replace("\\\n", " ").split())
+
+    assert "autoterm reproduce laptop" in dry()
+    out = dry("PROFILE=paper", "LAUNCHER=slurm", "JOBS=100", "ARGS=budget=50")
+    assert "autoterm reproduce paper --launcher slurm --jobs 100 budget=50" in out
