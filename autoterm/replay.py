@@ -72,8 +72,12 @@ def paper_grid_specs() -> list[RuleSpec]:
     """Exactly the authors' method grid (result_identity_cv_top0.5.csv), labelled with their names.
 
     ``Ours_x`` uses c = x / 0.21 and the frozen threshold of the authors' code, once with their
-    logged bound (``bound_source = authors``) and once with autoterm's GP (``autoterm``).
+    logged bound (``bound_source = authors``) and once with autoterm's GP (``autoterm``) in the
+    reading that reproduces their bound best (:data:`~autoterm.stopping.regret_bound.AUTHORS_LIKE`:
+    noise in sigma, ``beta_t / 2``).
     """
+    from autoterm.stopping.regret_bound import AUTHORS_LIKE
+
     ours = (0.21, 0.5, 1.0)
     cs = [x / 0.21 for x in ours]
     names = [f"Ours_{x}" for x in ours]
@@ -94,7 +98,7 @@ def paper_grid_specs() -> list[RuleSpec]:
         RuleSpec(
             "regret_bound",
             cs,
-            {"frozen_threshold": True},
+            {"frozen_threshold": True, **AUTHORS_LIKE},
             paper_methods=names,
             bound_source="autoterm",
         ),
