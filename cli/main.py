@@ -388,15 +388,20 @@ def replay_cmd(
     if paper_grid and rules:
         names = {r.strip() for r in rules.split(",")}
         specs = [s for s in specs if s.rule in names or (s.label or "") in names]
-    with Progress(transient=True) as bar:
-        task = bar.add_task("replay", total=len(run_dirs))
-        rows = replay(
-            run_dirs,
-            specs,
-            convention="paper" if paper_grid else "autoterm",
-            n_jobs=jobs,
-            progress=lambda done, total: bar.update(task, completed=done),
-        )
+    from autoterm.trajectory import TrajectoryError
+
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("replay", total=len(run_dirs))
+            rows = replay(
+                run_dirs,
+                specs,
+                convention="paper" if paper_grid else "autoterm",
+                n_jobs=jobs,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+    except (TrajectoryError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
     out_p = Path(out)
     out_p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_p.parent, prefix=f".{out_p.name}.")
