@@ -83,6 +83,12 @@ class NumpyGP:
         m, g = _matern52(r)
         return self.outputscale * m, self.outputscale * g, diff
 
+    def _kernel(self, Xs: np.ndarray) -> np.ndarray:
+        """``k(Xs, X)``, shape ``(m, n)``, from BLAS inner products (no ``(m, n, d)`` array)."""
+        a, b = Xs / self.lengthscales, self.X / self.lengthscales
+        r2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+        return self.outputscale * _matern52(np.sqrt(np.maximum(r2, 0.0)))[0]
+
     def predict(
         self, Xs: np.ndarray, observation_noise: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +102,7 @@ class NumpyGP:
             ``(mu, sigma)``, each shape ``(m,)``, in the units of the training targets.
         """
         Xs = np.atleast_2d(np.asarray(Xs, dtype=float))
-        ks, _, _ = self._cross(Xs)
+        ks = self._kernel(Xs)
         mu = self.mean + ks @ self.alpha
         v = solve_triangular(self.chol, ks.T, lower=True)  # (n, m)
         var = self.outputscale - (v * v).sum(0)
@@ -115,7 +121,7 @@ class NumpyGP:
             ``(mu, cov)`` of shapes ``(m,)`` and ``(m, m)``, in the units of the targets.
         """
         Xs = np.atleast_2d(np.asarray(Xs, dtype=float))
-        ks, _, _ = self._cross(Xs)
+        ks = self._kernel(Xs)
         mu = self.mean + ks @ self.alpha
         v = solve_triangular(self.chol, ks.T, lower=True)  # (n, m)
         diff = (Xs[:, None, :] - Xs[None, :, :]) / self.lengthscales
@@ -160,14 +166,18 @@ class NumpyGP:
 
 
 def _neg_log_posterior(
-    theta: np.ndarray, sq: np.ndarray, y: np.ndarray
+    theta: np.ndarray, sq: np.ndarray, y: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood + noise log prior and its gradient (R&W Eq. 5.9).
 
+    Only the ``P = n (n - 1) / 2`` pairs below the diagonal are computed (the kernel matrix is
+    symmetric with ``outputscale + noise`` on the diagonal), which halves the work.
+
     Args:
         theta: ``[log l_1 .. log l_d, log outputscale, log noise, mean]``, shape ``(d + 3,)``.
-        sq: squared coordinate differences, shape ``(d, n * n)``.
+        sq: squared coordinate differences of the pairs, shape ``(d, P)``.
         y: standardised targets, shape ``(n,)``.
+        pairs: row and column indices of the pairs (``numpy.tril_indices(n, -1)``).
 
     Returns:
         ``(value, gradient)``; value per point, like GPyTorch's ``ExactMarginalLogLikelihood``.
@@ -175,12 +185,12 @@ def _neg_log_posterior(
     d, n = sq.shape[0], len(y)
     inv_l2 = np.exp(-2.0 * theta[:d])
     s2, noise, c = math.exp(theta[d]), math.exp(theta[d + 1]), theta[d + 2]
-    scaled = sq * inv_l2[:, None]  # (d, n * n)
-    r = np.sqrt(np.maximum(scaled.sum(0), 0.0))
+    r = np.sqrt(np.maximum(inv_l2 @ sq, 0.0))  # (P,)
     m, g = _matern52(r)
-    K = s2 * m.reshape(n, n)
-    K[np.diag_indices(n)] += noise
-    L, info = dpotrf(K, lower=1, clean=0, overwrite_a=1)
+    K = np.empty((n, n))
+    K[pairs] = s2 * m
+    K[np.diag_indices(n)] = s2 + noise
+    L, info = dpotrf(K, lower=1, clean=0, overwrite_a=1)  # reads the lower triangle only
     if info != 0:
         return 1e10, np.zeros_like(theta)
     resid = y - c
@@ -192,14 +202,13 @@ def _neg_log_posterior(
     log_prior = -u - math.log(scale) - 0.5 * math.log(2 * math.pi) - 0.5 * ((u - loc) / scale) ** 2
     value = 0.5 * resid @ alpha + 0.5 * logdet + 0.5 * n * math.log(2 * math.pi) - log_prior
     Kinv, _ = dpotri(L, lower=1)  # lower triangle of K^-1
-    Kinv = np.tril(Kinv) + np.tril(Kinv, -1).T
-    W = (Kinv - np.outer(alpha, alpha)).reshape(-1)  # K^-1 - a a^T, flattened
+    w = Kinv[pairs] - alpha[pairs[0]] * alpha[pairs[1]]  # K^-1 - a a^T below the diagonal
+    w_diag = np.diag(Kinv) - alpha * alpha
     grad = np.empty_like(theta)
-    # dK / d log l_j = s2 * g(r) * (x_j - x'_j)^2 / l_j^2
-    grad[:d] = 0.5 * s2 * (scaled @ (W * g))
-    grad[d] = 0.5 * s2 * (W @ m)
-    grad[d + 1] = 0.5 * noise * np.trace(Kinv) - 0.5 * noise * (alpha @ alpha)
-    grad[d + 1] += 1.0 + (u - loc) / scale**2
+    # dK / d log l_j = s2 * g(r) * (x_j - x'_j)^2 / l_j^2 (zero on the diagonal); each pair twice
+    grad[:d] = s2 * (sq @ (w * g)) * inv_l2
+    grad[d] = s2 * (w @ m) + 0.5 * s2 * w_diag.sum()
+    grad[d + 1] = 0.5 * noise * w_diag.sum() + 1.0 + (u - loc) / scale**2
     grad[d + 2] = -alpha.sum()
     return value / n, grad / n
 
@@ -226,8 +235,9 @@ def fit_numpy_gp(X: np.ndarray, y: np.ndarray, maxiter: int = 200) -> NumpyGP:
     if not math.isfinite(y_std) or y_std <= 0:
         y_std = 1.0
     ys = (y - y_mean) / y_std
-    diff = X[:, None, :] - X[None, :, :]
-    sq = np.ascontiguousarray(np.moveaxis(diff * diff, -1, 0)).reshape(d, n * n)
+    pairs = np.tril_indices(n, -1)
+    diff = X[pairs[0]] - X[pairs[1]]  # (P, d)
+    sq = np.ascontiguousarray((diff * diff).T)  # (d, P)
     loc, scale = NOISE_PRIOR
     theta0 = np.concatenate(
         [
@@ -239,7 +249,7 @@ def fit_numpy_gp(X: np.ndarray, y: np.ndarray, maxiter: int = 200) -> NumpyGP:
     res = minimize(
         _neg_log_posterior,
         theta0,
-        args=(sq, ys),
+        args=(sq, ys, pairs),
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
@@ -248,9 +258,10 @@ def fit_numpy_gp(X: np.ndarray, y: np.ndarray, maxiter: int = 200) -> NumpyGP:
     theta = res.x
     ls = np.exp(theta[:d])
     s2, noise, c = math.exp(theta[d]), math.exp(theta[d + 1]), float(theta[d + 2])
-    r = np.sqrt(np.maximum((sq / (ls * ls)[:, None]).sum(0), 0.0))
-    K = s2 * _matern52(r)[0].reshape(n, n)
-    K[np.diag_indices(n)] += noise
+    K = np.empty((n, n))
+    K[pairs] = s2 * _matern52(np.sqrt(np.maximum((1.0 / (ls * ls)) @ sq, 0.0)))[0]
+    K.T[pairs] = K[pairs]
+    K[np.diag_indices(n)] = s2 + noise
     chol = np.linalg.cholesky(K)
     alpha = cho_solve((chol, True), ys - c)
     return NumpyGP(X, ls, s2, noise, c, y_mean, y_std, chol, alpha, float(res.fun))
