@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from autoterm.trajectory import DONE_MARKER, TRAJECTORY, write_json_atomic
@@ -164,11 +164,14 @@ class SweepProgress:
         """Look at the run directories once; log newly finished runs (and a heartbeat)."""
         done, evals = self._counts()
         new = [r for r in self.runs if r.run_dir in done and r.run_dir not in self._done]
+        before = len(self._done & done)
         self._done = done
         st = self._status(evals)
         now = time.monotonic()
-        for r in new:
-            log.info("%s: %s done; %s", self.name, r.label, st.line())
+        for i, r in enumerate(new, 1):  # several runs finished since the last poll: count up
+            log.info(
+                "%s: %s done; %s", self.name, r.label, replace(st, runs_done=before + i).line()
+            )
             self._last_line = now
         if not new and self.heartbeat and now - self._last_line >= self.heartbeat:
             log.info("%s: %s", self.name, st.line())

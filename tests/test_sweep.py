@@ -207,6 +207,18 @@ def test_progress_logs_finished_runs_with_counts_and_eta(tmp_path, caplog):
     assert json.loads(status.read_text())["runs_done"] == 2
 
 
+def test_runs_finished_between_two_polls_are_counted_one_by_one(tmp_path, caplog):
+    runs = _planned(tmp_path, 3)
+    prog = SweepProgress(runs, name="t", heartbeat=0)
+    with caplog.at_level("INFO", logger="autoterm.sweep"):
+        prog.start()
+        for r in runs[:2]:
+            _append(r.run_dir, 4)
+            (r.run_dir / "COMPLETED").write_text("done\n")
+        prog.poll()
+    assert "seed=0 done; 1/3 runs" in caplog.text and "seed=1 done; 2/3 runs" in caplog.text
+
+
 def test_progress_warns_about_incomplete_runs_at_the_end(tmp_path, caplog):
     runs = _planned(tmp_path, 2)
     with caplog.at_level("INFO", logger="autoterm.sweep"):
