@@ -163,7 +163,7 @@ def plan_sweep(
             f"unknown experiment {experiment!r}; choose one of: "
             + ", ".join(group_options("experiment"))
         )
-    base = [f"experiment={experiment}"]
+    base = [f"experiment={experiment}", *launcher]  # launcher: hydra.launcher.* keys compose
     try:
         parsed = OverridesParser.create().parse_overrides(list(extra))
     except Exception as exc:
@@ -212,7 +212,6 @@ def plan_sweep(
         *base,
         f"out={_value_str(str(root / 'runs'))}",
         f"hydra.sweep.dir={_value_str(str(root / 'sweeps' / stamp))}",
-        *launcher,
         *extra,
     ]
     return SweepPlan(experiment, root, specs, overrides, dict(repro))  # type: ignore[arg-type]

@@ -113,6 +113,18 @@ def test_command_line_overrides_replace_grid_axes(tmp_path):
     assert "seed=3,4" in plan.overrides and "experiment=smoke" in plan.overrides
 
 
+def test_launcher_fields_can_be_overridden_with_the_launcher(shared_data, tmp_path):
+    plan = plan_sweep(
+        "paper", tmp_path, ["hydra.launcher.partition=cpu"], launcher_overrides("slurm", 50)
+    )
+    assert plan.overrides[:3] == [
+        "experiment=paper",
+        "hydra/launcher=slurm",
+        "hydra.launcher.array_parallelism=50",
+    ]
+    assert plan.overrides[-1] == "hydra.launcher.partition=cpu"
+
+
 def test_sweeping_a_key_that_is_not_in_the_run_directory_is_refused(tmp_path):
     with pytest.raises(InputError, match="cannot sweep 'budget'"):
         plan_sweep("smoke", tmp_path, ["budget=5,6"], [])
