@@ -166,7 +166,10 @@ class NumpyGP:
 
 
 def _neg_log_posterior(
-    theta: np.ndarray, sq: np.ndarray, y: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
+    theta: np.ndarray,
+    sq: np.ndarray,
+    y: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[float, np.ndarray]:
     """Negative log marginal likelihood + noise log prior and its gradient (R&W Eq. 5.9).
 
@@ -177,7 +180,8 @@ def _neg_log_posterior(
         theta: ``[log l_1 .. log l_d, log outputscale, log noise, mean]``, shape ``(d + 3,)``.
         sq: squared coordinate differences of the pairs, shape ``(d, P)``.
         y: standardised targets, shape ``(n,)``.
-        pairs: row and column indices of the pairs (``numpy.tril_indices(n, -1)``).
+        pairs: row and column indices of the pairs (``numpy.tril_indices(n, -1)``) and their
+            flat positions ``row * n + col``.
 
     Returns:
         ``(value, gradient)``; value per point, like GPyTorch's ``ExactMarginalLogLikelihood``.
@@ -187,10 +191,11 @@ def _neg_log_posterior(
     s2, noise, c = math.exp(theta[d]), math.exp(theta[d + 1]), theta[d + 2]
     r = np.sqrt(np.maximum(inv_l2 @ sq, 0.0))  # (P,)
     m, g = _matern52(r)
-    K = np.empty((n, n))
-    K[pairs] = s2 * m
-    K[np.diag_indices(n)] = s2 + noise
-    L, info = dpotrf(K, lower=1, clean=0, overwrite_a=1)  # reads the lower triangle only
+    lo = pairs[2]  # flat (row-major) positions of the pairs
+    K = np.empty(n * n)
+    K[lo] = s2 * m
+    K[:: n + 1] = s2 + noise
+    L, info = dpotrf(K.reshape(n, n), lower=1, clean=0, overwrite_a=1)  # lower triangle only
     if info != 0:
         return 1e10, np.zeros_like(theta)
     resid = y - c
@@ -202,7 +207,7 @@ def _neg_log_posterior(
     log_prior = -u - math.log(scale) - 0.5 * math.log(2 * math.pi) - 0.5 * ((u - loc) / scale) ** 2
     value = 0.5 * resid @ alpha + 0.5 * logdet + 0.5 * n * math.log(2 * math.pi) - log_prior
     Kinv, _ = dpotri(L, lower=1)  # lower triangle of K^-1
-    w = Kinv[pairs] - alpha[pairs[0]] * alpha[pairs[1]]  # K^-1 - a a^T below the diagonal
+    w = Kinv.take(lo) - np.outer(alpha, alpha).take(lo)  # K^-1 - a a^T below the diagonal
     w_diag = np.diag(Kinv) - alpha * alpha
     grad = np.empty_like(theta)
     # dK / d log l_j = s2 * g(r) * (x_j - x'_j)^2 / l_j^2 (zero on the diagonal); each pair twice
@@ -235,8 +240,9 @@ def fit_numpy_gp(X: np.ndarray, y: np.ndarray, maxiter: int = 200) -> NumpyGP:
     if not math.isfinite(y_std) or y_std <= 0:
         y_std = 1.0
     ys = (y - y_mean) / y_std
-    pairs = np.tril_indices(n, -1)
-    diff = X[pairs[0]] - X[pairs[1]]  # (P, d)
+    rows, cols = np.tril_indices(n, -1)
+    pairs = (rows, cols, rows * n + cols)
+    diff = X[rows] - X[cols]  # (P, d)
     sq = np.ascontiguousarray((diff * diff).T)  # (d, P)
     loc, scale = NOISE_PRIOR
     theta0 = np.concatenate(
@@ -259,8 +265,8 @@ def fit_numpy_gp(X: np.ndarray, y: np.ndarray, maxiter: int = 200) -> NumpyGP:
     ls = np.exp(theta[:d])
     s2, noise, c = math.exp(theta[d]), math.exp(theta[d + 1]), float(theta[d + 2])
     K = np.empty((n, n))
-    K[pairs] = s2 * _matern52(np.sqrt(np.maximum((1.0 / (ls * ls)) @ sq, 0.0)))[0]
-    K.T[pairs] = K[pairs]
+    K[rows, cols] = s2 * _matern52(np.sqrt(np.maximum((1.0 / (ls * ls)) @ sq, 0.0)))[0]
+    K[cols, rows] = K[rows, cols]
     K[np.diag_indices(n)] = s2 + noise
     chol = np.linalg.cholesky(K)
     alpha = cho_solve((chol, True), ys - c)

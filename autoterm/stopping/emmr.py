@@ -77,7 +77,7 @@ def emmr_terms(
     y: np.ndarray,
     *,
     delta: float = 0.1,
-    n_sobol: int = 1024,
+    n_sobol: int = 512,
     num_restarts: int = 2,
     seed: int = 0,
     cache: dict[Any, Any] | None = None,
@@ -158,7 +158,7 @@ class EMMR(StoppingRule):
     reused. Threshold: the knob ``r`` (their rule: ``r = 1``).
 
     Params:
-        delta (0.1), n_sobol (1024), num_restarts (2), seed (0).
+        delta (0.1), n_sobol (512), num_restarts (2), seed (0).
 
     Cost: two GP fits on all points per check, one of them shared with the previous check
     (tens of milliseconds at 200 points).
