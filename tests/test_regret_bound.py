@@ -287,3 +287,20 @@ def test_authors_rule_reads_the_logged_signals():
     assert upd.estimate_at(h, 6) == pytest.approx(0.12)
     assert AuthorsRegretBound.name == "regret_bound_authors"
     assert RegretBound.default_knobs == (1.0, 2.38, 4.76)
+
+
+def test_a_failed_fit_in_the_rule_is_a_logged_warning_and_no_stop(monkeypatch, caplog):
+    import autoterm.bo.numpy_gp as numpy_gp
+
+    def boom(*a, **k):
+        raise RuntimeError("not positive definite")
+
+    monkeypatch.setattr(numpy_gp, "fit_numpy_gp", boom)
+    rng = np.random.default_rng(0)
+    h = history(rng.random(25), rng.random((25, 3)))
+    rule = RegretBound(warmup=22, **FAST)
+    with caplog.at_level("WARNING", logger="autoterm.stopping.regret_bound"):
+        d = rule.stop(h, 1e9)
+    assert not d.fired and d.stop_iter == 25
+    assert sum("no bound at check" in r.message for r in caplog.records) == 4  # checks 22..25
+    assert "not positive definite" in caplog.records[0].message

@@ -34,6 +34,7 @@ mean; failed records are skipped.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from autoterm.stopping.history import History
 from autoterm.stopping.regret_bound import bound_from_numpy_gp, check_seed, fingerprint
 
 CACHE_SIGNAL = "emmr"
+log = logging.getLogger(__name__)
 
 
 def gaussian_update_kl(m: float, s2: float, y: float, noise: float) -> float:
@@ -183,7 +185,8 @@ class EMMR(StoppingRule):
         try:
             seed = check_seed(int(self.params.get("seed", 0)), t)
             return float(emmr_terms(X, y, **self._kwargs(), seed=seed, cache=cache)["ratio"])
-        except Exception:  # noqa: BLE001 - numerical failures never stop a run
+        except Exception as exc:  # noqa: BLE001 - numerical failures never stop a run
+            log.warning("emmr: no estimate at check %d (%s); not stopping there", t, exc)
             return math.nan
 
     def estimates(self, h: History) -> np.ndarray:

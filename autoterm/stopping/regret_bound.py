@@ -63,6 +63,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 import zlib
@@ -75,6 +76,7 @@ from autoterm.stopping.base import StoppingRule, constant
 from autoterm.stopping.baselines import signal
 from autoterm.stopping.history import History
 
+log = logging.getLogger(__name__)
 CACHE_SIGNAL = "regret_bound"
 AUTHORS_LIKE: dict[str, Any] = {"observation_noise": True, "beta_scale": 0.1}
 """Parameters that best reproduce the authors' logged bound (see the module notes)."""
@@ -496,7 +498,7 @@ class RegretBound(StoppingRule):
                 "the run has no encoded configurations (History.X is None)",
             )
         ok = np.isfinite(h.val[:t])
-        return regret_bound(
+        res = regret_bound(
             h.X[:t][ok],
             h.val[:t][ok],
             **self.bound_kwargs(),
@@ -504,6 +506,11 @@ class RegretBound(StoppingRule):
             check=t,
             cache=cache,
         )
+        if not res.gp_ok:
+            log.warning(
+                "regret_bound: no bound at check %d (%s); not stopping there", t, res.warning
+            )
+        return res
 
     def estimates(self, h: History) -> np.ndarray:
         """The bound at every check, shape ``(N + 1,)`` (NaN before the warm-up).
