@@ -567,8 +567,10 @@ def _fidelity(paper_csv: Path, authors_csv: Path, out: Path) -> None:
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in s.itertuples():
+        bound = r.bound_source
         lines.append(
-            f"| {r.algo} | {r.paper_method} | {r.bound_source or '-'} | {r.runs} | "
+            f"| {r.algo} | {r.paper_method} | {bound if isinstance(bound, str) and bound else '-'} "
+            f"| {r.runs} | "
             f"{r.agree:.0%} | {r.rtc_iter:.3f} | {r.rtc_iter_authors:.3f} | {r.ryc:.3f} | "
             f"{r.ryc_authors:.3f} |"
         )
