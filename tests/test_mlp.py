@@ -10,6 +10,7 @@ from sklearn.model_selection import KFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from autoterm.data.prepare import Fold, PreparedData
+from autoterm.objectives.base import FitJob, TrialTimeout
 from autoterm.objectives.mlp import MLPObjective
 
 CONFIG = {
@@ -164,21 +165,98 @@ def test_divergence_raises_floating_point_error(reg_data: PreparedData) -> None:
         obj.fit_predict(CONFIG, X, reg_data.y_train, [reg_data.X_test], seed=0)
 
 
-def test_threads_restored(clf_data: PreparedData) -> None:
+@pytest.mark.parametrize("batched", [True, False])
+def test_threads_restored(clf_data: PreparedData, batched: bool) -> None:
     before = torch.get_num_threads()
     threads = 1 if before != 1 else 2
-    obj = MLPObjective(clf_data, threads=threads, epochs=1)
+    obj = MLPObjective(clf_data, threads=threads, epochs=1, batched_folds=batched)
     seen: list[int] = []
-    original = obj._fit_predict
+    name = "_fit_predict_batched" if batched else "_fit_predict"
+    original = getattr(obj, name)
 
     def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         seen.append(torch.get_num_threads())
         return original(*args, **kwargs)
 
-    obj._fit_predict = spy  # type: ignore[method-assign]
+    setattr(obj, name, spy)
     assert obj.evaluate(CONFIG).status == "ok"
-    assert seen and all(t == threads for t in seen)
+    # batched: one call for the 3 folds and the test refit; sequential: one per model
+    assert len(seen) == (1 if batched else 4)
+    assert all(t == threads for t in seen)
     assert torch.get_num_threads() == before
+
+
+NO_DROPOUT = {**CONFIG, "dropout_1": 0.0, "dropout_2": 0.0}
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_batched_folds_equal_sequential_without_dropout(task: str) -> None:
+    # without dropout every member's training is the sequential one (same init, row order,
+    # batches, Adam, cosine schedule): equal up to float32 rounding
+    data = _prepared(task)
+    kw = {"threads": 1, "seed": 5, "epochs": 3}
+    a = MLPObjective(data, batched_folds=True, **kw).evaluate(NO_DROPOUT, iteration=1)
+    b = MLPObjective(data, batched_folds=False, **kw).evaluate(NO_DROPOUT, iteration=1)
+    assert a.status == b.status == "ok"
+    np.testing.assert_allclose(a.fold_scores, b.fold_scores, rtol=1e-4, atol=1e-12)
+    assert a.test_score == pytest.approx(b.test_score, rel=1e-4)
+    assert a.train_score == pytest.approx(b.train_score, rel=1e-4)
+
+
+@pytest.mark.parametrize("cap", [None, 3])
+def test_batched_unequal_members_equal_sequential(reg_data: PreparedData, cap: int | None) -> None:
+    # members of 64, 65 (one more batch), 20 (smaller than the batch) and 280 rows: padding,
+    # masked losses, idle members skipped by Adam, per-member cosine schedules
+    X, y = reg_data.X_train, reg_data.y_train
+    jobs = [
+        FitJob(X[:n], y[:n], [reg_data.X_test, X[:n]], s) for s, n in enumerate([64, 65, 20, 280])
+    ]
+    obj = MLPObjective(reg_data, threads=1, epochs=3, max_batches_per_epoch=cap)
+    batched = obj.fit_predict_many(NO_DROPOUT, jobs)
+    for job, preds in zip(jobs, batched, strict=True):
+        alone = obj.fit_predict(NO_DROPOUT, *job)
+        for p, q in zip(preds, alone, strict=True):
+            assert p.shape == q.shape and p.dtype == q.dtype == np.float64
+            np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-4)
+
+
+def test_batched_folds_same_error_with_dropout(clf_data: PreparedData) -> None:
+    # with dropout the masks come from one stream for all members: same distribution, other
+    # draws, so the mean fold error agrees within the seed-to-seed noise
+    config = {**CONFIG, "dropout_1": 0.5, "dropout_2": 0.5, "learning_rate": 3e-3}
+    vals = {}
+    for batched in (True, False):
+        obj = MLPObjective(clf_data, threads=1, seed=0, epochs=2, batched_folds=batched)
+        vals[batched] = [obj.evaluate(config, iteration=i).val_score for i in range(4)]
+    noise = np.std(vals[False] + vals[True], ddof=1)
+    assert abs(np.mean(vals[True]) - np.mean(vals[False])) <= 2.0 * noise / np.sqrt(4) + 0.01
+
+
+def test_batched_default_and_deterministic(reg_data: PreparedData) -> None:
+    obj = MLPObjective(reg_data, epochs=2)
+    assert obj.batched_folds
+    a, b = obj.evaluate(CONFIG, iteration=3), obj.evaluate(CONFIG, iteration=3)
+    assert a.status == "ok" and a.fold_scores == b.fold_scores and a.test_score == b.test_score
+    assert obj.evaluate(CONFIG, iteration=4).fold_scores != a.fold_scores
+
+
+def test_batched_divergence_and_checkpoint(reg_data: PreparedData) -> None:
+    obj = MLPObjective(reg_data, epochs=3)
+    X = reg_data.X_train.copy()
+    X[5, 0] = np.nan
+    jobs = [FitJob(X, reg_data.y_train, [X], 0), FitJob(reg_data.X_train, reg_data.y_train, [X], 1)]
+    with pytest.raises(FloatingPointError, match="model 1 of 2"):
+        obj.fit_predict_many(CONFIG, jobs)
+    calls: list[int] = []
+
+    def checkpoint() -> None:  # the time limit is checked after every epoch
+        calls.append(1)
+        if len(calls) == 2:
+            raise TrialTimeout("limit")
+
+    with pytest.raises(TrialTimeout):
+        obj.fit_predict_many(CONFIG, jobs[1:] * 2, checkpoint)
+    assert len(calls) == 2
 
 
 def test_options() -> None:

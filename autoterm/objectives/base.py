@@ -25,9 +25,9 @@ import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -82,6 +82,22 @@ def time_limit(seconds: float | None) -> Iterator[Callable[[], None]]:
         if alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
+
+
+class FitJob(NamedTuple):
+    """One model to train in an evaluation: a CV fold or the test refit.
+
+    Attributes:
+        X_train: training features (the prepared type of the objective), ``n_train`` rows.
+        y_train: targets, shape ``(n_train,)``.
+        X_eval: feature blocks to predict after training.
+        seed: seed of this model's randomness.
+    """
+
+    X_train: Any
+    y_train: np.ndarray
+    X_eval: list[Any]
+    seed: int
 
 
 @dataclass
@@ -185,26 +201,34 @@ class Objective(ABC):
         start = time.perf_counter()
         try:
             with time_limit(timeout) as checkpoint:
-                folds, trains = [], []
-                for f, fold in enumerate(self.data.folds):
-                    pred_va, pred_tr = self.fit_predict(
-                        config,
+                k = len(self.data.folds)
+                jobs = [
+                    FitJob(
                         fold.X_train,
                         fold.y_train,
                         [fold.X_valid, fold.X_train],
-                        seed=self._model_seed(iteration, f),
+                        self._model_seed(iteration, f),
                     )
-                    folds.append(score(self.task, fold.y_valid, pred_va))
-                    trains.append(score(self.task, fold.y_train, pred_tr))
-                    checkpoint()
-                (pred_te,) = self.fit_predict(
-                    config,
-                    self.data.X_train,
-                    self.data.y_train,
-                    [self.data.X_test],
-                    seed=self._model_seed(iteration, len(self.data.folds)),
+                    for f, fold in enumerate(self.data.folds)
+                ]
+                jobs.append(
+                    FitJob(
+                        self.data.X_train,
+                        self.data.y_train,
+                        [self.data.X_test],
+                        self._model_seed(iteration, k),
+                    )
                 )
-                test = score(self.task, self.data.y_test, pred_te)
+                preds = self.fit_predict_many(config, jobs, checkpoint)
+                folds = [
+                    score(self.task, fold.y_valid, p[0])
+                    for fold, p in zip(self.data.folds, preds[:k], strict=True)
+                ]
+                trains = [
+                    score(self.task, fold.y_train, p[1])
+                    for fold, p in zip(self.data.folds, preds[:k], strict=True)
+                ]
+                test = score(self.task, self.data.y_test, preds[k][0])
                 checkpoint()
             if not all(math.isfinite(v) for v in [*folds, test, *trains]):
                 raise FloatingPointError(
@@ -228,6 +252,32 @@ class Objective(ABC):
                 error=f"{type(exc).__name__}: {exc}",
                 extra={"traceback": traceback.format_exc(limit=5)},
             )
+
+    def fit_predict_many(
+        self,
+        config: Config,
+        jobs: Sequence[FitJob],
+        checkpoint: Callable[[], None] = lambda: None,
+    ) -> list[list[np.ndarray]]:
+        """Train one model per job and predict its blocks: the k folds and the test refit.
+
+        The default trains them one after another with :meth:`fit_predict`, calling
+        ``checkpoint`` after each; an objective may override it to train them together
+        (the MLP's batched folds).
+
+        Args:
+            config: native hyperparameters.
+            jobs: the models to train, in order.
+            checkpoint: raises :class:`TrialTimeout` once the evaluation's time limit passed.
+
+        Returns:
+            Per job, the predictions of each block of its ``X_eval`` (as :meth:`fit_predict`).
+        """
+        out = []
+        for job in jobs:
+            out.append(self.fit_predict(config, job.X_train, job.y_train, job.X_eval, job.seed))
+            checkpoint()
+        return out
 
     def _model_seed(self, iteration: int, fold: int) -> int:
         """A 31-bit seed keyed by ``(run seed, iteration, fold)`` so evaluations are repeatable."""
