@@ -61,6 +61,7 @@ class EvalTiming:
         n_rows: rows after ``max_rows``.
         n_train: rows of the training part (the folds split it).
         seconds: per Sobol configuration, one full evaluation (k folds + test refit).
+        errors: the errors of the evaluations that failed (their time is not representative).
     """
 
     model: str
@@ -68,6 +69,7 @@ class EvalTiming:
     n_rows: int
     n_train: int
     seconds: list[float]
+    errors: list[str] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -137,6 +139,7 @@ class SweepEstimate:
                     "rule_check_s": self.rule_check.get(model, 0.0),
                     "run_s": per_run,
                     "runs": len(specs),
+                    "failed": len(ev.errors),
                     "cpu_s": per_run * len(specs),
                 }
             )
@@ -173,13 +176,15 @@ def time_evaluations(spec: RunSpec, n_configs: int = 3) -> EvalTiming:
     _limit_threads(threads)
     objective = cls(data, threads=threads, seed=spec.seed, **spec.model_options)
     configs = objective.space.decode(objective.space.sobol(n_configs, seed=spec.seed))
-    seconds = []
+    seconds, errors = [], []
     for i, cfg in enumerate(configs):
         res = objective.evaluate(cfg, iteration=i)
         seconds.append(res.eval_seconds)
+        if res.status != "ok":
+            errors.append(str(res.error))
         log.debug("%s/%s config %d: %.2fs (%s)", spec.model, spec.dataset, i, seconds[-1], cfg)
     return EvalTiming(
-        spec.model, dataset_slug(spec.dataset), len(ds.y), len(splits.train_idx), seconds
+        spec.model, dataset_slug(spec.dataset), len(ds.y), len(splits.train_idx), seconds, errors
     )
 
 
@@ -284,6 +289,15 @@ def _measure(est: SweepEstimate, n_configs: int, say: Callable[[str], None]) -> 
             f"{s.model}/{key[1]}: {ev.n_rows} rows, {s.folds} folds: "
             f"{ev.mean:.2f}s per evaluation (max {max(ev.seconds):.2f}s)"
         )
+        if ev.errors:
+            log.warning(
+                "%s/%s: %d of %d evaluations failed, the estimate is too low there: %s",
+                s.model,
+                key[1],
+                len(ev.errors),
+                len(ev.seconds),
+                ev.errors[0],
+            )
     models: dict[str, RunSpec] = {}
     for s in est.runs:
         models.setdefault(s.model, s)

@@ -293,6 +293,7 @@ def _echo_estimate(plan: SweepPlan, jobs: int) -> None:
         click.echo(
             f"{r['model']:<14} {r['dataset']:<22} {r['n_rows']:>6} {r['eval_s']:>7.2f} "
             f"{r['bo_step_s']:>6.2f} {r['rule_check_s']:>6.3f} {r['run_s']:>7.0f} {r['runs']:>4}"
+            + (f"  ({r['failed']} evaluations FAILED)" if r["failed"] else "")
         )
     click.echo(
         "(eval s, BO s: proxies timed on Sobol configurations and synthetic values; run s "

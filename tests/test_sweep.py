@@ -458,3 +458,26 @@ def test_make_reproduce_passes_the_profile_and_launcher_on():
     assert "autoterm reproduce laptop" in dry()
     out = dry("PROFILE=paper", "LAUNCHER=slurm", "JOBS=100", "ARGS=budget=50")
     assert "autoterm reproduce paper --launcher slurm --jobs 100 budget=50" in out
+
+
+def test_estimate_times_the_pieces_and_predicts_the_wall_time(tmp_path):
+    from autoterm.estimate import estimate_sweep
+
+    plan = plan_sweep("smoke", tmp_path, ["model=random_forest", "dataset.name=iris", *TINY], [])
+    est = estimate_sweep(plan.specs, jobs=2, n_configs=2)
+    (row,) = est.table()
+    assert (row["model"], row["dataset"], row["runs"], row["failed"]) == (
+        "random_forest",
+        "iris",
+        2,
+        0,
+    )
+    assert row["eval_s"] > 0 and row["bo_step_s"] > 0 and row["rule_check_s"] > 0
+    assert est.cpu_seconds == pytest.approx(2 * row["run_s"])
+    assert row["run_s"] <= est.wall_seconds < est.cpu_seconds  # 2 equal runs on 2 jobs
+    res = CliRunner().invoke(
+        cli, ["sweep", "smoke", "--estimate", "--out", str(tmp_path / "e"), "seed=0", *TINY]
+    )
+    assert res.exit_code == 0, res.output
+    assert "CPU-hours" in res.output and "on 8 parallel" not in res.output
+    assert not (tmp_path / "e").exists()
