@@ -105,8 +105,13 @@ def paper_grid_specs() -> list[RuleSpec]:
     ]
 
 
+THRESHOLD_ONLY = frozenset({"frozen_threshold", "constant_threshold"})
+"""Parameters that change a rule's thresholds or checks, never its estimates (not cache keys)."""
+
+
 def _params_key(spec: RuleSpec) -> str:
-    blob = json.dumps({"rule": spec.rule, "params": spec.params}, sort_keys=True, default=str)
+    params = {k: v for k, v in spec.params.items() if k not in THRESHOLD_ONLY}
+    blob = json.dumps({"rule": spec.rule, "params": params}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -314,7 +314,9 @@ class MLPObjective(Objective):
             raise ValueError("empty training block")
         p = int(xs_list[0].shape[1])
         if any(int(x.shape[1]) != p for x in xs_list):
-            raise ValueError(f"training blocks of different widths {[x.shape[1] for x in xs_list]}")
+            # one-hot encodings fitted per fold differ in width when a rare category is missing
+            # from some fold: train those members one by one (exactly as the sequential loop)
+            return super().fit_predict_many(config, jobs, checkpoint)
         targets = [self._targets(job.y_train) for job in jobs]
         if len({t[1] for t in targets}) > 1:  # class counts differ (n_classes unknown): one by one
             return super().fit_predict_many(config, jobs, checkpoint)
