@@ -312,16 +312,18 @@ class MLPObjective(Objective):
         ns = [int(x.shape[0]) for x in xs_list]
         if min(ns) == 0:
             raise ValueError("empty training block")
-        p = int(xs_list[0].shape[1])
-        if any(int(x.shape[1]) != p for x in xs_list):
-            # one-hot encodings fitted per fold differ in width when a rare category is missing
-            # from some fold: train those members one by one (exactly as the sequential loop)
-            return super().fit_predict_many(config, jobs, checkpoint)
+        # One-hot encodings fitted per fold differ in width when a fold lacks a rare category.
+        # A narrower member reads its p_f features from the first p_f columns; the other
+        # columns are 0 in its rows and its weights on them start at 0, so they get zero
+        # gradient, stay exactly 0 under Adam (zero moments: a zero step) and never change its
+        # outputs: the member trains exactly as its p_f-wide network alone.
+        widths = [int(x.shape[1]) for x in xs_list]
+        p = max(widths)
         targets = [self._targets(job.y_train) for job in jobs]
         if len({t[1] for t in targets}) > 1:  # class counts differ (n_classes unknown): one by one
             return super().fit_predict_many(config, jobs, checkpoint)
         n_out = targets[0][1]
-        sizes = [p, int(config["n_units_1"]), int(config["n_units_2"]), n_out]
+        hidden = [int(config["n_units_1"]), int(config["n_units_2"])]
         activations, dropouts = _layers(config)
 
         # Members are stacked in the order of their steps per epoch, so that members with the
@@ -338,10 +340,16 @@ class MLPObjective(Objective):
         # generator in that order. Weights are stacked transposed, W_l^T of shape (m, i_l, o_l),
         # so that every layer is one baddbmm without a copy; biases (m, o_l).
         gens = [torch.Generator(device="cpu").manual_seed(int(jobs[f].seed)) for f in order]
-        inits = [init_mlp_params(sizes, g) for g in gens]
+        inits = [
+            init_mlp_params([widths[f], *hidden, n_out], g)
+            for f, g in zip(order, gens, strict=True)
+        ]
         with torch.no_grad():
-            leaves = []
-            for j in range(len(inits[0])):
+            first = torch.zeros(m, p, hidden[0])  # W_1^T, zero-padded to p rows
+            for f, init in enumerate(inits):
+                first[f, : init[0].shape[1]] = init[0].detach().T
+            leaves = [first.to(device)]
+            for j in range(1, len(inits[0])):
                 ts = [init[j].detach() for init in inits]
                 ts = [t.T for t in ts] if j % 2 == 0 else ts
                 leaves.append(torch.stack(ts).to(device).contiguous())
@@ -366,7 +374,7 @@ class MLPObjective(Objective):
         y_dtype = torch.float32 if regression else torch.int64
         y_all = torch.zeros(m, n_max + 1, dtype=y_dtype, device=device)
         for f, src in enumerate(order):
-            X_all[f, : ns[f]] = xs_list[src]
+            X_all[f, : ns[f], : widths[src]] = xs_list[src]
             y_all[f, : ns[f]] = targets[src][0]
         del xs_list
 
@@ -410,28 +418,27 @@ class MLPObjective(Objective):
                 out = _batched_forward(leaves, xs[s], activations, dropouts, masks)
                 if regression:
                     per_row = (out.squeeze(-1) - ys[s]).square()
-                else:
-                    per_row = F.cross_entropy(
-                        out.reshape(m * Bm, n_out), ys[s].reshape(-1), reduction="none"
-                    ).view(m, Bm)
+                else:  # cross-entropy, -log softmax(out)[y]: half the cost of F.cross_entropy
+                    picked = out.gather(-1, ys[s].unsqueeze(-1)).squeeze(-1)
+                    per_row = out.logsumexp(-1) - picked
                 member_loss = (per_row * weight_t[s]).sum(dim=1)  # (m,) each member's mean
                 grads = torch.autograd.grad(member_loss.sum(), leaves)
                 with torch.no_grad():
+                    # groups without a batch at this step are skipped (no update, no step);
+                    # one fused call per learning rate (all groups share it when constant)
+                    by_lr: dict[float, list[_AdamGroup]] = {}
                     for grp in groups:
-                        if s >= grp.steps:
-                            continue  # no batch for these members: no update, no step
-                        lr = lr0
-                        if cosine:  # closed form over the group's own epochs * steps
-                            t = epoch * grp.steps + s
-                            lr = lr0 * (1.0 + math.cos(math.pi * t / (self.epochs * grp.steps)))
-                            lr /= 2.0
+                        if s < grp.steps:
+                            lr = _lr(lr0, cosine, epoch, s, grp.steps, self.epochs)
+                            by_lr.setdefault(lr, []).append(grp)
+                    for lr, grps in by_lr.items():
                         adam(
-                            grp.params,
-                            [g[grp.lo : grp.hi] for g in grads],
-                            grp.exp_avg,
-                            grp.exp_avg_sq,
+                            [t for grp in grps for t in grp.params],
+                            [g[grp.lo : grp.hi] for grp in grps for g in grads],
+                            [t for grp in grps for t in grp.exp_avg],
+                            [t for grp in grps for t in grp.exp_avg_sq],
                             [],
-                            grp.state_steps,
+                            [t for grp in grps for t in grp.state_steps],
                             fused=device.type in ("cpu", "cuda"),
                             amsgrad=False,
                             beta1=_ADAM_BETAS[0],
@@ -454,6 +461,7 @@ class MLPObjective(Objective):
         with torch.no_grad():
             for f, src in enumerate(order):
                 member = [t[f].T if j % 2 == 0 else t[f] for j, t in enumerate(leaves)]
+                member[0] = member[0][:, : widths[src]]  # (h1, p_f): its own features
                 _, _, y_mean, y_std = targets[src]
                 preds[src] = self._predict(
                     [t.detach() for t in member],
@@ -522,6 +530,18 @@ class MLPObjective(Objective):
                 else:
                     preds.append(out.argmax(dim=1).cpu().numpy().astype(np.int64))
         return preds
+
+
+def _lr(lr0: float, cosine: bool, epoch: int, step: int, steps: int, epochs: int) -> float:
+    """The learning rate of a member's optimiser step ``epoch * steps + step``.
+
+    Constant, or cosine annealing to 0 over its ``epochs * steps`` steps in closed form,
+    ``lr0 (1 + cos(pi t / T)) / 2`` (Loshchilov & Hutter, 2017).
+    """
+    if not cosine:
+        return lr0
+    t = epoch * steps + step
+    return lr0 * (1.0 + math.cos(math.pi * t / (epochs * steps))) / 2.0
 
 
 def _layers(config: Config) -> tuple[list[str], list[float]]:
