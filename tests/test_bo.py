@@ -215,9 +215,9 @@ def test_failed_trials_are_not_fit_but_never_reproposed(monkeypatch):
     fits = []
     real_fit = surrogate.fit_gp
 
-    def spy(X, y, seed=0):
+    def spy(X, y, seed=0, **kwargs):
         fits.append((np.array(X), np.array(y)))
-        return real_fit(X, y, seed=seed)
+        return real_fit(X, y, seed=seed, **kwargs)
 
     monkeypatch.setattr(surrogate, "fit_gp", spy)
     bo = BayesOpt(space, seed=0, n_init=2, signals=False, **SMALL)

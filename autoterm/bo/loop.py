@@ -58,6 +58,10 @@ class BayesOpt:
         num_restarts: restarts of the acquisition optimiser.
         raw_samples: initial candidates of the acquisition optimiser.
         signals: also maximise PI over the space (the EI maximum is the LogEI maximiser's value).
+        gp_backend: how the GP is fitted (:func:`autoterm.bo.surrogate.fit_gp`): ``"numpy"``
+            (default: the same type-II MAP by :mod:`autoterm.bo.numpy_gp`, its exact posterior
+            as a BoTorch model) or ``"botorch"`` (``fit_gpytorch_mll`` and the fitted
+            ``SingleTaskGP``); the acquisition (BoTorch LogEI, ``optimize_acqf``) is the same.
     """
 
     def __init__(
@@ -68,15 +72,21 @@ class BayesOpt:
         num_restarts: int = 10,
         raw_samples: int = 512,
         signals: bool = True,
+        gp_backend: str = "numpy",
     ):
+        from autoterm.bo.surrogate import GP_FITTERS
+
         if n_init < 1:
             raise ValueError("n_init must be >= 1")
+        if gp_backend not in GP_FITTERS:
+            raise ValueError(f"gp_backend must be one of {GP_FITTERS}, not {gp_backend!r}")
         self.space = space
         self.seed = int(seed)
         self.n_init = int(n_init)
         self.num_restarts = int(num_restarts)
         self.raw_samples = int(raw_samples)
         self.signals = signals
+        self.gp_backend = gp_backend
         # a long Sobol prefix: the first n_init points are the design, the rest are spares
         # used when snapping makes two design points coincide (small discrete spaces)
         self._design = space.sobol(max(64, 4 * n_init), seed=self.seed)
@@ -130,7 +140,7 @@ class BayesOpt:
         start = time.perf_counter()
         X = self.space.encode([c for c, _ in ok])
         y = np.array([v for _, v in ok], dtype=float)
-        model = fit_gp(X, y, seed=stream_seed(self.seed, t, 2))
+        model = fit_gp(X, y, seed=stream_seed(self.seed, t, 2), fitter=self.gp_backend)
         fit_s = time.perf_counter() - start
         best_f = float(y.min())
         acqf = log_ei(model, best_f)
