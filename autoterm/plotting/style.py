@@ -109,6 +109,7 @@ RULE_STYLES: dict[str, RuleStyle] = {
     "pi": RuleStyle("PI", "#56B4E9", "D", size=3.6),
     "iqr": RuleStyle("IQR (Ax)", "#009E73", "^"),
     "plateau": RuleStyle("Plateau (Ray Tune)", "#CC79A7", "v"),
+    "emmr": RuleStyle("EMMR", "#8C510A", "h", size=4.2),
     "full_budget": RuleStyle("Full budget", "#7F7F7F", "X", size=4.0),
     "oracle": RuleStyle("Oracle", "#000000", "P", size=4.0),
 }
