@@ -385,6 +385,8 @@ def _run_locked(
     stopped = None
     for t in range(len(records), spec.budget):
         sug = bo.suggest(history, t)
+        if sug.fit is not None:
+            monitor.offer_fit(*sug.fit)
         checks, stopped = monitor.check(records, t, sug.info)
         if stopped is not None:
             write_json_atomic(run_dir / STOPPED, {**stopped, "time": _now()})
@@ -456,6 +458,11 @@ class _Monitor:
             r = self.rules[spec.stop]
             knob = spec.stop_knob if spec.stop_knob is not None else r.default_knobs[0]
             self.stop_knob = float(knob)
+
+    def offer_fit(self, X: np.ndarray, y: np.ndarray, gp: Any) -> None:
+        """Hand the BO loop's fresh GP fit to every rule (reused only on identical data)."""
+        for rule in self.rules.values():
+            rule.offer_fit(X, y, gp)
 
     def check(
         self, records: list[dict[str, Any]], t: int, info: dict[str, Any]

@@ -79,3 +79,43 @@ def _seed(t):
     from autoterm.stopping.regret_bound import check_seed
 
     return check_seed(0, t)
+
+
+def test_online_emmr_reuses_the_loops_fits_and_equals_replay(tmp_path, monkeypatch):
+    """Online, EMMR's two GPs are the BO loop's own fits (no refit), and its logged estimates
+    are exactly what a replay of the stored run computes from scratch."""
+    import autoterm.bo.numpy_gp as npgp
+    from autoterm.runner import RunSpec, run
+    from autoterm.stopping import load_history
+    from autoterm.trajectory import read_trajectory
+
+    calls = {"n": 0}
+    real_fit = npgp.fit_numpy_gp
+
+    def counting_fit(X, y, *a, **k):
+        calls["n"] += 1
+        return real_fit(X, y, *a, **k)
+
+    monkeypatch.setattr(npgp, "fit_numpy_gp", counting_fit)
+    out = tmp_path / "run"
+    run(
+        RunSpec(
+            model="random_forest",
+            dataset="breast_cancer",
+            budget=12,
+            folds=3,
+            out=str(out),
+            threads=1,
+            bo={"num_restarts": 2, "raw_samples": 64},
+            log_rules=["emmr"],
+            warmup=6,
+        )
+    )
+    recs = read_trajectory(out / "trajectory.jsonl")
+    bo_fits = sum(1 for r in recs if r["source"] != "sobol")
+    assert calls["n"] == bo_fits  # every GP fit of the run is the loop's; EMMR fitted none
+    online = [r["stopping"]["emmr"]["estimate"] for r in recs if r["stopping"]]
+    assert len(online) == 12 - 6 and all(math.isfinite(v) for v in online)
+    replay = make_rule("emmr", warmup=6).estimates(load_history(out))
+    # replay refits everything (its own cache): the same values
+    assert np.allclose(online, replay[6:12], rtol=1e-9, atol=0)

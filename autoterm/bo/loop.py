@@ -33,6 +33,10 @@ class Suggestion:
         info: ``ei_max``, ``pi_max`` (over the space, native units), ``acq_value``, ``gp``
             (fitted hyperparameters), ``fit_seconds``, ``acq_seconds``; empty for Sobol points.
         optimizer_seconds: wall time of GP fit plus acquisition optimisation.
+        fit: ``(X, y, gp)``: the points the GP was fitted on, shape ``(n, d)`` and ``(n,)``, and
+            the fitted :class:`autoterm.bo.numpy_gp.NumpyGP` (``None`` for Sobol points and the
+            BoTorch backend); the run offers it to the stopping rules
+            (:meth:`autoterm.stopping.base.StoppingRule.offer_fit`). Not stored.
     """
 
     config: Config
@@ -40,6 +44,7 @@ class Suggestion:
     source: str
     info: dict[str, Any] = field(default_factory=dict)
     optimizer_seconds: float = 0.0
+    fit: tuple[np.ndarray, np.ndarray, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def stream_seed(seed: int, iteration: int, purpose: int = 0) -> int:
@@ -179,4 +184,6 @@ class BayesOpt:
         info["fit_seconds"] = fit_s
         total = time.perf_counter() - start
         info["acq_seconds"] = total - fit_s
-        return Suggestion(cfg, self.space.encode([cfg])[0], source, info, total)
+        npgp = getattr(model, "numpy_gp", None)
+        fit = None if npgp is None else (X, y, npgp)
+        return Suggestion(cfg, self.space.encode([cfg])[0], source, info, total, fit)

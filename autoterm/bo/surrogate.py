@@ -167,8 +167,8 @@ class FixedGP(Model):
 
     @classmethod
     def from_numpy_gp(cls, gp: Any) -> FixedGP:
-        """The model of a fitted :class:`autoterm.bo.numpy_gp.NumpyGP`."""
-        return cls(
+        """The model of a fitted :class:`autoterm.bo.numpy_gp.NumpyGP` (kept as ``numpy_gp``)."""
+        model = cls(
             gp.X,
             gp.lengthscales,
             float(gp.outputscale),
@@ -179,6 +179,8 @@ class FixedGP(Model):
             gp.chol,
             gp.alpha,
         )
+        model.numpy_gp = gp
+        return model
 
     @property
     def batch_shape(self) -> torch.Size:

@@ -75,6 +75,19 @@ class StoppingRule(ABC):
         """The estimate at the single check ``t`` (online use); reads records ``< t`` only."""
         return float(self.estimates(_prefix(h, t))[t])
 
+    def offer_fit(self, X: np.ndarray, y: np.ndarray, gp: Any) -> None:
+        """A GP the BO loop has just fitted, which a rule may reuse at its next online check.
+
+        The default ignores it. A rule that keeps it must key it by its data (the fit is a pure
+        function of ``(X, y)``), so reuse never changes an estimate.
+
+        Args:
+            X: the points the loop fitted (successful records, unit cube), shape ``(n, d)``.
+            y: their objective values (minimised), shape ``(n,)``.
+            gp: the fitted :class:`autoterm.bo.numpy_gp.NumpyGP`.
+        """
+        return None
+
     def stop(
         self,
         h: History,

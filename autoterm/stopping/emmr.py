@@ -98,10 +98,30 @@ def emmr_terms(
     Returns:
         ``delta_t``, ``tau``, ``ratio``, ``delta_mu``, ``v``, ``kappa``, ``kl``.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see autoterm.bo.numpy_gp
+        return _terms(X, y, delta, n_sobol, num_restarts, seed, cache)
+
+
+def fit_key(X: np.ndarray, y: np.ndarray) -> tuple[str, int]:
+    """The key of the GP fitted on ``(X, y)`` in an EMMR fit cache (see :meth:`EMMR.offer_fit`)."""
+    return ("emmr", fingerprint(X, y))
+
+
+def _terms(
+    X: np.ndarray,
+    y: np.ndarray,
+    delta: float,
+    n_sobol: int,
+    num_restarts: int,
+    seed: int,
+    cache: dict[Any, Any] | None,
+) -> dict[str, float]:
     from autoterm.bo.numpy_gp import fit_numpy_gp
 
     def fit(Xf: np.ndarray, yf: np.ndarray) -> Any:
-        key = ("emmr", fingerprint(Xf, yf))
+        key = fit_key(Xf, yf)
         if cache is not None and key in cache:
             return cache[key]
         gp = fit_numpy_gp(Xf, yf)
@@ -202,13 +222,38 @@ class EMMR(StoppingRule):
         return out
 
     def estimate_at(self, h: History, t: int) -> float:
-        """The estimate at the single check ``t`` (reads records ``< t`` only)."""
+        """The estimate at the single check ``t`` (reads records ``< t`` only).
+
+        Online, consecutive checks share fits (the ``q`` of check ``t`` is the ``p`` of check
+        ``t + 1``) and reuse the BO loop's own fit on the same points (:meth:`offer_fit`), so a
+        check usually fits no GP at all.
+        """
         if t < self.warmup:
             return math.nan
         cached = signal(h, CACHE_SIGNAL)
         if t < len(cached) and np.isfinite(cached[t]):
             return float(cached[t])
-        return self._at(h, t, None)
+        fits = self._online_fits()
+        out = self._at(h, t, fits)
+        while len(fits) > 3:
+            fits.pop(next(iter(fits)))
+        return out
+
+    def offer_fit(self, X: np.ndarray, y: np.ndarray, gp: Any) -> None:
+        """Keep the BO loop's fit on ``(X, y)``.
+
+        It is this rule's ``q`` at the coming check and its ``p`` at the next one (both fit every
+        successful record with the same model).
+        """
+        fits = self._online_fits()
+        fits[fit_key(np.asarray(X, dtype=float), np.asarray(y, dtype=float))] = gp
+        while len(fits) > 3:
+            fits.pop(next(iter(fits)))
+
+    def _online_fits(self) -> dict[Any, Any]:
+        if not hasattr(self, "_fits"):
+            self._fits: dict[Any, Any] = {}
+        return self._fits
 
     def thresholds(self, h: History, knob: float) -> np.ndarray:
         """The constant ``r``, shape ``(N + 1,)``."""

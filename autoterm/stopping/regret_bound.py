@@ -299,6 +299,21 @@ def bound_from_numpy_gp(
     Returns:
         ``(ucb_min, lcb_min)``.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see autoterm.bo.numpy_gp
+        return _numpy_gp_search(gp, X_fit, beta, n_sobol, num_restarts, observation_noise, seed)
+
+
+def _numpy_gp_search(
+    gp: Any,
+    X_fit: np.ndarray,
+    beta: float,
+    n_sobol: int,
+    num_restarts: int,
+    observation_noise: bool,
+    seed: int,
+) -> tuple[float, float]:
     from scipy.optimize import minimize
     from scipy.stats import qmc
 
