@@ -298,6 +298,31 @@ def _dedupe(df: pd.DataFrame, strict: bool) -> pd.DataFrame:
     return df
 
 
+def figure_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Prepared rows without the autoterm rows the paper grid repeats under the authors' name.
+
+    ``autoterm replay`` and ``autoterm replay --paper-grid`` of the same runs both hold e.g.
+    ``conv`` with ``k = 30`` (``Conv_30`` in the grid, counted in the authors' convention): in a
+    figure that is one rule drawn twice. This keeps the grid's row (the authors' name) and drops
+    the unnamed one with the same run, rule, knob and bound source. Tables keep both.
+
+    Args:
+        df: prepared replay rows (:func:`prepare`).
+
+    Returns:
+        The rows to draw, a subset of ``df`` in its order.
+    """
+    key = ["run", "rule", "knob", "bound_source"]
+    named = df["paper_method"] != ""
+    if not named.any():
+        return df
+    shadow = set(map(tuple, df.loc[named, key].itertuples(index=False)))
+    dup = ~named & pd.Series(
+        [tuple(r) in shadow for r in df[key].itertuples(index=False)], index=df.index
+    )
+    return df.loc[~dup]
+
+
 def _order(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Sort hierarchically by first appearance (models, then rules, then knobs within a rule).
 

@@ -528,6 +528,7 @@ def plot_cmd(
     )
     from autoterm.plotting.trace import pick_runs, rows_for_runs
     from autoterm.replay import find_runs
+    from autoterm.report import figure_rows
     from autoterm.stopping import load_history
     from autoterm.trajectory import RUN_META
 
@@ -549,8 +550,9 @@ def plot_cmd(
     else:
         run_dirs = [Path(r) for r in dict.fromkeys(rows["run"]) if (Path(r) / RUN_META).exists()]
 
-    save(tradeoff_figure(rep.summary, x=f"rtc_{rtc}"), "tradeoff")
-    save(stops_figure(rows), "stop_iterations")
+    drawn = figure_rows(rows)  # a rule the paper grid repeats is drawn once, by its name
+    save(tradeoff_figure(drawn, x=f"rtc_{rtc}"), "tradeoff")
+    save(stops_figure(drawn), "stop_iterations")
 
     if not run_dirs:
         click.echo("no run directory found (pass --runs): traces and calibration skipped", err=True)

@@ -172,6 +172,67 @@ def test_tradeoff_figure_one_panel_per_model_and_saved(real, tmp_path):
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [f.name for f in files]
 
 
+def test_paper_knob_labels_do_not_overlap_when_markers_crowd():
+    """Five paper-rule markers within 0.02 of each other (XGBoost near (0, 0)): every knob gets
+    a label and no two labels' rendered boxes overlap, nor cover another rule's marker."""
+    from matplotlib.text import Text
+
+    from autoterm.plotting.labels import PointLabel, place_labels
+
+    fig, ax = plt.subplots(figsize=(3.3, 2.4))
+    pts = [(0.0, 0.0), (0.01, 0.001), (0.02, 0.0), (0.015, -0.002), (0.005, 0.002)]
+    ax.plot(*zip(*pts, strict=True), "*")
+    ax.plot([0.03], [0.0], "o")
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.15, 0.06)
+    fig.draw_without_rendering()
+    texts = ["c=1", "c=2.38", "0.21", "0.5", "1.0"]
+    anns = place_labels(
+        ax,
+        [PointLabel(x, y, t, "red") for (x, y), t in zip(pts, texts, strict=True)],
+        fontsize=6.0,
+        obstacles=[(0.03, 0.0)],
+    )
+    assert [a.get_text() for a in anns] == texts
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(a, r) for a in anns]  # the text, not its leader line
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    other = ax.transData.transform((0.03, 0.0))
+    assert not any(b.contains(*other) for b in boxes)
+
+
+def test_figure_rows_draw_a_rule_the_paper_grid_repeats_once():
+    from autoterm.report import figure_rows, prepare
+
+    base = {"model": "xgboost", "dataset": "d", "seed": 0, "stop_iter": 30, "fired": True}
+    base |= {"rtc_iter": 0.5, "rtc_time": 0.5, "ryc": 0.0}
+    rows = prepare(
+        pd.DataFrame(
+            [
+                base | {"run": "r0", "rule": "conv", "knob": 30, "paper_method": "Conv_30"},
+                base | {"run": "r0", "rule": "conv", "knob": 30},  # the same decision, unnamed
+                base | {"run": "r0", "rule": "conv", "knob": 10},  # not in the grid: kept
+                base | {"run": "r1", "rule": "conv", "knob": 30},  # another run: kept
+                base
+                | {
+                    "run": "r0",
+                    "rule": "regret_bound",
+                    "knob": 1.0,
+                    "paper_method": "Ours_1.0",
+                    "bound_source": "authors",
+                },
+                base | {"run": "r0", "rule": "regret_bound", "knob": 1.0},  # our GP: kept
+            ]
+        )
+    )
+    kept = figure_rows(rows)
+    assert list(kept.index) == [0, 2, 3, 4, 5]
+    assert figure_rows(rows[rows["paper_method"] == ""]).equals(rows[rows["paper_method"] == ""])
+
+
 # ------------------------------------------------------------------------------------ traces
 
 

@@ -125,6 +125,7 @@ KNOB_SYMBOLS: dict[str, str] = {
     "pi": "τ",
     "iqr": "α",
     "plateau": "s",
+    "emmr": "r",
     "oracle": "tol",
 }
 
@@ -162,6 +163,8 @@ def format_knob(knob: float) -> str:
 def knob_label(rule: str, knob: float, paper_method: str = "", bound_source: str = "") -> str:
     """A short label of one rule × knob: the authors' name if set, else ``Conv k=10``."""
     if paper_method:
+        if rule == "regret_bound" and bound_source:
+            return f"{paper_method} ({'their bound' if bound_source == 'authors' else 'our GP'})"
         return paper_method
     key = rule_key(rule, bound_source)
     name = rule_style(rule, bound_source).label.split(" (")[0]

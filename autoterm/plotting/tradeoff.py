@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from autoterm.plotting.labels import PointLabel, place_labels
 from autoterm.plotting.style import (
     PANEL_HEIGHT,
     PANEL_WIDTH,
@@ -116,18 +117,6 @@ def plot_tradeoff(
                     art.set_alpha(0.45)
                     art.set_zorder(1)
                 seen.add(key)
-                if annotate_paper and is_paper_rule(key) and np.isfinite(xi) and np.isfinite(yi):
-                    ax.annotate(
-                        _knob_text(r),
-                        (xi, yi),
-                        xytext=(0, 5),
-                        textcoords="offset points",
-                        ha="center",
-                        va="bottom",
-                        fontsize=TINY_SIZE,
-                        color=st.color,
-                        zorder=6,
-                    )
         ax.set_xlabel(X_LABELS[x])
         ax.set_ylabel("RYC")
         ax.set_title(model.replace("_", " "))
@@ -135,7 +124,36 @@ def plot_tradeoff(
         if legend:
             ax.legend(loc="lower left", fontsize=TINY_SIZE, handletextpad=0.3)
         finish_axes(ax)
+        if annotate_paper:
+            ax.figure.draw_without_rendering()  # final limits and layout before placing labels
+            annotate_paper_knobs(ax, s, model=model, x=x)
     return ax
+
+
+def annotate_paper_knobs(
+    ax: Axes, summary: pd.DataFrame, *, model: str, x: str = "rtc_iter"
+) -> None:
+    """Write the paper rule's knob next to each of its markers, without overlaps.
+
+    Labels go through :func:`autoterm.plotting.labels.place_labels`; every other rule's marker is
+    an obstacle. Call once the axes have their final limits.
+
+    Args:
+        ax: a panel drawn by :func:`plot_tradeoff`.
+        summary: the summary it was drawn from.
+        model: its model.
+        x: its x measure.
+    """
+    s = summary[summary["model"] == model]
+    bound = s["bound_source"] if "bound_source" in s else pd.Series("", index=s.index)
+    labels, others = [], []
+    for (_, r), b in zip(s.iterrows(), bound, strict=True):
+        xi, yi = float(r[f"{x}_mean"]), float(r["ryc_mean"])
+        if is_paper_rule(r["rule"], b):
+            labels.append(PointLabel(xi, yi, _knob_text(r), rule_style(r["rule"], b).color))
+        else:
+            others.append((xi, yi))
+    place_labels(ax, labels, fontsize=TINY_SIZE, obstacles=others)
 
 
 def _row_major(items: list[str], ncol: int) -> list[str]:
@@ -181,7 +199,7 @@ def tradeoff_figure(
             layout="constrained",
         )
         for ax, m in zip(axes[0], models, strict=True):
-            plot_tradeoff(s, model=m, x=x, ax=ax, legend=False)
+            plot_tradeoff(s, model=m, x=x, ax=ax, legend=False, annotate_paper=False)
         for ax in axes[0][1:]:
             ax.set_ylabel("")
         handles: dict[str, object] = {}
@@ -198,4 +216,7 @@ def tradeoff_figure(
             handletextpad=0.3,
             columnspacing=1.0,
         )
+        fig.draw_without_rendering()  # final shared limits and layout before placing labels
+        for ax, m in zip(axes[0], models, strict=True):
+            annotate_paper_knobs(ax, s, model=m, x=x)
     return fig
