@@ -101,7 +101,11 @@ class RunSpec:
     trial_timeout: float | None = None
 
     def identity(self) -> dict[str, Any]:
-        """The fields that must match for a run directory to be resumed."""
+        """The fields that must match for a run directory to be resumed.
+
+        ``bo`` and ``model_options`` are recorded with every default filled in
+        (:func:`resolve_identity`), so a later change of a default is detected on resume.
+        """
         d = asdict(self)
         for k in (
             "budget",
@@ -116,7 +120,33 @@ class RunSpec:
             "trial_timeout",
         ):
             d.pop(k)
-        return d
+        return resolve_identity(d)
+
+
+def resolve_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """``identity`` with the defaults of the BO loop and of the model filled in (a copy).
+
+    Applied to new identities and to those read from older ``run.json`` files (which recorded
+    only the options given), so both compare on the settings a run actually used; an older run
+    is compared against today's defaults, the best that its file allows.
+    """
+    import inspect
+
+    from autoterm.bo.loop import BayesOpt
+    from autoterm.objectives import MODELS, get_objective
+
+    d = dict(identity)
+    sig = inspect.signature(BayesOpt.__init__).parameters
+    bo_defaults = {
+        k: p.default
+        for k, p in sig.items()
+        if k not in ("self", "space", "seed", "n_init") and p.default is not inspect.Parameter.empty
+    }
+    d["bo"] = {**bo_defaults, **dict(d.get("bo") or {})}
+    if d.get("model") in MODELS:
+        defaults = get_objective(str(d["model"])).option_defaults
+        d["model_options"] = {**defaults, **dict(d.get("model_options") or {})}
+    return d
 
 
 def dataset_slug(name: str) -> str:
@@ -304,7 +334,10 @@ def _existing(spec: RunSpec, run_dir: Path, *, extend: bool) -> RunResult | None
     """
     try:
         meta_old = read_run_meta(run_dir)
-        if meta_old is not None and meta_old.get("identity") != spec.identity():
+        old_id = None if meta_old is None else meta_old.get("identity")
+        if meta_old is not None and (
+            not isinstance(old_id, dict) or resolve_identity(old_id) != spec.identity()
+        ):
             raise RunError(
                 f"{run_dir} holds a different run (its run.json differs); "
                 "choose another --out or delete that directory"

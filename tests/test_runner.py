@@ -299,3 +299,38 @@ def test_online_stop_is_where_replay_of_the_full_run_stops(tmp_path):
         )
     )
     assert res.skipped
+
+
+def test_identity_records_defaults_and_old_run_files_still_resume(tmp_path):
+    """The identity holds every BO and model default, so a run made with other settings is
+    refused even when they were defaults then; a run.json of an older version (options given
+    only) compares on today's defaults."""
+    from autoterm.runner import resolve_identity
+
+    spec = RunSpec(
+        model="xgboost", dataset="breast_cancer", budget=6, folds=3, out=str(tmp_path / "r")
+    )
+    ident = spec.identity()
+    assert ident["bo"]["gp_backend"] == "numpy" and ident["bo"]["num_restarts"] == 10
+    assert ident["model_options"] == {"tree_method": "hist", "max_bin": 256}
+    explicit = RunSpec(**{**spec.__dict__, "bo": {"gp_backend": "numpy", "raw_samples": 512}})
+    assert explicit.identity() == ident
+    old = {**ident, "bo": {}, "model_options": {}}  # what older versions wrote
+    assert resolve_identity(old) == ident
+    mlp = RunSpec(model="mlp", dataset="diabetes", model_options={"epochs": 3}).identity()
+    assert mlp["model_options"]["batched_folds"] is True and mlp["model_options"]["epochs"] == 3
+
+    run(RunSpec(**{**spec.__dict__, "threads": 1, "bo": dict(FAST_BO)}))
+    meta = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert meta["identity"]["bo"]["gp_backend"] == "numpy"
+    with pytest.raises(RunError, match="different run"):
+        run(
+            RunSpec(
+                **{
+                    **spec.__dict__,
+                    "budget": 7,
+                    "threads": 1,
+                    "bo": {**FAST_BO, "gp_backend": "botorch"},
+                }
+            )
+        )

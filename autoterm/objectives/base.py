@@ -27,7 +27,7 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -157,6 +157,9 @@ class Objective(ABC):
     name: str = ""
     space: SearchSpace
     preprocessing: str = "onehot"
+    option_defaults: ClassVar[dict[str, Any]] = {}
+    """The value of every option that changes results when not given (recorded in a run's
+    identity, so a later change of a default cannot silently alter a resumed run)."""
 
     def __init__(self, data: PreparedData, threads: int = 1, seed: int = 0, **options: Any):
         self.data = data

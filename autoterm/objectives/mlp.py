@@ -60,7 +60,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -151,6 +151,7 @@ class MLPObjective(Objective):
     """
 
     name = "mlp"
+    option_defaults: ClassVar[dict[str, Any]] = dict(_OPTIONS)
     preprocessing = "standardized"
     space = SearchSpace(
         [

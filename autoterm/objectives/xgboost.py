@@ -8,7 +8,7 @@ Space: exactly the one of Makarova et al. (2022), as stored in the authors' runs
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ class XGBoostObjective(Objective):
     """XGBoost classifier or regressor tuned over the paper's space."""
 
     name = "xgboost"
+    option_defaults: ClassVar[dict[str, Any]] = {"tree_method": "hist", "max_bin": 256}
     preprocessing = "native"
     space = SearchSpace(
         [
@@ -59,8 +60,8 @@ class XGBoostObjective(Objective):
             colsample_bytree=float(config["colsample_bytree"]),
             reg_lambda=float(config["reg_lambda"]),
             reg_alpha=float(config["reg_alpha"]),
-            tree_method=self.options.get("tree_method", "hist"),
-            max_bin=int(self.options.get("max_bin", 256)),
+            tree_method=self.options.get("tree_method", self.option_defaults["tree_method"]),
+            max_bin=int(self.options.get("max_bin", self.option_defaults["max_bin"])),
             enable_categorical=True,
             n_jobs=self.threads,
             random_state=seed,
