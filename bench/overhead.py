@@ -17,8 +17,9 @@ synthetic function of the encoded configuration (evaluation time ~0, so only the
 timed) and ten synthetic fold scores each. The history imitates a BO run: 20 scrambled-Sobol
 points, then points drawn around the function's minimum (Gaussian, sd 0.15 in the unit cube),
 snapped to feasible values. At each ``n`` the two are timed ``--repeats`` times, interleaved
-(the order alternates), at ``n, n + 1, ...`` points; Optuna's sampler is first warmed up by one
-untimed call at ``n - 1`` points (its GP cache). One thread each (torch, BLAS), like a job of a
+(the order alternates), at ``n, n + 1, ...`` points; each side first makes one untimed step at
+``n - 1`` points, as in a run (Optuna's sampler caches its GP there, autoterm's EMMR reuses the
+loop's previous fit). One thread each (torch, BLAS), like a job of a
 multirun. Reported: the medians and their ratio.
 
 Prints a table and ``P2 overhead ratio autoterm/optuna at n=200: <x>``; writes
@@ -227,6 +228,8 @@ class AutotermSide:
         t0 = time.perf_counter()
         sug = self.bo.suggest(self.history[:n], n)
         t1 = time.perf_counter()
+        if sug.fit is not None:  # as the run loop does: the rules may reuse the loop's GP
+            self.monitor.offer_fit(*sug.fit)
         checks, _ = self.monitor.check(self.records[:n], n, sug.info)
         t2 = time.perf_counter()
         failed = [k for k, c in checks.items() if c.get("estimate") is None]
@@ -287,6 +290,9 @@ def run(ns: list[int], repeats: int, seed: int = 0, before: bool = True) -> dict
         opt = sides["optuna"] = OptunaSide(space, hist, seed)
         opt.add_until(n - 1)
         opt.step()  # untimed: the sampler's GP cache, as after iteration n - 1 of a study
+        for name, side in sides.items():  # untimed: iteration n - 1 (EMMR's previous fit)
+            if name != "optuna":
+                side.step(n - 1)
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
         for r in range(repeats):
             opt.add_until(n + r)

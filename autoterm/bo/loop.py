@@ -62,7 +62,9 @@ class BayesOpt:
         n_init: size of the scrambled-Sobol initial design.
         num_restarts: restarts of the acquisition optimiser.
         raw_samples: initial candidates of the acquisition optimiser.
-        signals: also maximise PI over the space (the EI maximum is the LogEI maximiser's value).
+        signals: also maximise PI over the space (the EI maximum is the LogEI maximiser's value):
+            by :func:`autoterm.bo.signals.max_pi` on the NumPy GP, or a second BoTorch
+            ``optimize_acqf`` (LogPI) with the BoTorch backend.
         gp_backend: how the GP is fitted (:func:`autoterm.bo.surrogate.fit_gp`): ``"numpy"``
             (default: the same type-II MAP by :mod:`autoterm.bo.numpy_gp`, its exact posterior
             as a BoTorch model) or ``"botorch"`` (``fit_gpytorch_mll`` and the fitted
@@ -140,6 +142,7 @@ class BayesOpt:
             maximize_acqf,
             safe_exp,
         )
+        from autoterm.bo.signals import max_pi
         from autoterm.bo.surrogate import fit_gp, gp_hyperparameters
 
         start = time.perf_counter()
@@ -171,7 +174,12 @@ class BayesOpt:
             cfg = self.space.decode(x[None, :])[0]
             source = "fallback"
         info: dict[str, Any] = {"acq_value": value, "ei_max": ei_max}
-        if self.signals:
+        npgp = getattr(model, "numpy_gp", None)
+        if self.signals and npgp is not None:  # the NumPy search (autoterm.bo.signals)
+            info["pi_max"] = max_pi(
+                npgp, best_f, self.space, seed=stream_seed(self.seed, t, 5), starts=[x]
+            )
+        elif self.signals:
             _, lpi = maximize_acqf(
                 log_pi(model, best_f),
                 self.space,
@@ -184,6 +192,5 @@ class BayesOpt:
         info["fit_seconds"] = fit_s
         total = time.perf_counter() - start
         info["acq_seconds"] = total - fit_s
-        npgp = getattr(model, "numpy_gp", None)
         fit = None if npgp is None else (X, y, npgp)
         return Suggestion(cfg, self.space.encode([cfg])[0], source, info, total, fit)

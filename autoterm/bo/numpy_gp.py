@@ -140,6 +140,37 @@ class NumpyGP:
         """The learned noise variance in the units of the targets (squared)."""
         return float(self.noise * self.y_std**2)
 
+    def mean_std_and_grad(
+        self, Xs: np.ndarray, observation_noise: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation with their gradients in ``x``.
+
+        ``d k(x, x_i) / d x = -g(r) (x - x_i) / l^2``, ``d mu = dK alpha``,
+        ``d var = -2 dK K^-1 k*`` (R&W Alg. 2.1 differentiated).
+
+        Args:
+            Xs: inputs, shape ``(m, d)``.
+            observation_noise: include the noise in sigma.
+
+        Returns:
+            ``(mu, sigma, dmu, dsigma)`` of shapes ``(m,)``, ``(m,)``, ``(m, d)``, ``(m, d)``, in
+            target units.
+        """
+        ks, gs, diff = self._cross(Xs)  # (m, n), (m, n), (m, n, d)
+        dk = -gs[:, :, None] * diff / self.lengthscales  # (m, n, d)
+        mu = self.mean + ks @ self.alpha
+        dmu = np.einsum("mnd,n->md", dk, self.alpha)
+        w = cho_solve((self.chol, True), ks.T)  # (n, m) = K^-1 k*
+        var = self.outputscale - (ks * w.T).sum(1)
+        if observation_noise:
+            var = var + self.noise
+        var = np.maximum(var, 1e-12)
+        sigma = np.sqrt(var)
+        dvar = -2.0 * np.einsum("mnd,nm->md", dk, w)
+        dsigma = dvar / (2.0 * sigma[:, None])
+        s = self.y_std
+        return self.y_mean + s * mu, s * sigma, s * dmu, s * dsigma
+
     def lcb_and_grad(
         self, Xs: np.ndarray, sqrt_beta: float, observation_noise: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -153,22 +184,8 @@ class NumpyGP:
         Returns:
             ``(lcb, grad)`` of shapes ``(m,)`` and ``(m, d)``, in target units.
         """
-        ks, gs, diff = self._cross(Xs)  # (m, n), (m, n), (m, n, d)
-        # d k(x, x_i) / d x = -g(r) * (x - x_i) / l^2
-        dk = -gs[:, :, None] * diff / self.lengthscales  # (m, n, d)
-        mu = self.mean + ks @ self.alpha
-        dmu = np.einsum("mnd,n->md", dk, self.alpha)
-        w = cho_solve((self.chol, True), ks.T)  # (n, m) = K^-1 k*
-        var = self.outputscale - (ks * w.T).sum(1)
-        if observation_noise:
-            var = var + self.noise
-        var = np.maximum(var, 1e-12)
-        sigma = np.sqrt(var)
-        dvar = -2.0 * np.einsum("mnd,nm->md", dk, w)
-        dsigma = dvar / (2.0 * sigma[:, None])
-        lcb = mu - sqrt_beta * sigma
-        grad = dmu - sqrt_beta * dsigma
-        return self.y_mean + self.y_std * lcb, self.y_std * grad
+        mu, sigma, dmu, dsigma = self.mean_std_and_grad(Xs, observation_noise)
+        return mu - sqrt_beta * sigma, dmu - sqrt_beta * dsigma
 
 
 def _neg_log_posterior(
