@@ -109,15 +109,26 @@ THRESHOLD_ONLY = frozenset({"frozen_threshold", "constant_threshold"})
 """Parameters that change a rule's thresholds or checks, never its estimates (not cache keys)."""
 
 
-def _params_key(spec: RuleSpec) -> str:
+def _params_key(spec: RuleSpec, version: int = 1) -> str:
     params = {k: v for k, v in spec.params.items() if k not in THRESHOLD_ONLY}
-    blob = json.dumps({"rule": spec.rule, "params": params}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    blob = {"rule": spec.rule, "params": params}
+    if version != 1:  # version-1 keys are those written before versions existed
+        blob["version"] = version
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _data_key(h: History) -> str:
+    """A fingerprint of what an estimate reads: values, fold scores, configurations."""
+    sha = hashlib.sha256()
+    for a in (h.val, h.folds, h.X if h.X is not None else np.zeros(0)):
+        sha.update(np.ascontiguousarray(a, dtype=float).tobytes())
+    return sha.hexdigest()[:16]
 
 
 def _cached_estimates(run_dir: Path, spec: RuleSpec, rule: StoppingRule, h: History) -> np.ndarray:
     path = run_dir / CACHE
-    key = _params_key(spec)
+    key = _params_key(spec, rule.estimate_version)
+    data = _data_key(h)
     cache: dict[str, Any] = {}
     if path.exists():
         try:
@@ -125,13 +136,15 @@ def _cached_estimates(run_dir: Path, spec: RuleSpec, rule: StoppingRule, h: Hist
         except ValueError:
             log.warning("%s: unreadable cache, recomputing", path)
     entry = cache.get(key)
-    if entry and entry.get("n") == len(h):
+    if entry and entry.get("n") == len(h) and entry.get("data", data) == data:
         return np.array([np.nan if v is None else v for v in entry["estimates"]], dtype=float)
     est = rule.estimates(h)
     cache[key] = {
         "rule": spec.rule,
         "params": spec.params,
+        "version": rule.estimate_version,
         "n": len(h),
+        "data": data,
         "estimates": [None if not math.isfinite(v) else float(v) for v in est],
     }
     try:

@@ -56,6 +56,9 @@ class StoppingRule(ABC):
     knob_name: ClassVar[str] = "threshold"
     default_knobs: ClassVar[tuple[float, ...]] = ()
     uses_gp: ClassVar[bool] = False
+    estimate_version: ClassVar[int] = 1
+    """Bumped when a change of the code changes the estimates: replay caches of other versions
+    are recomputed (:mod:`autoterm.replay`)."""
 
     def __init__(self, warmup: int = WARMUP, **params: Any):
         if warmup < 1:
