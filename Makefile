@@ -29,11 +29,13 @@ test-all:
 
 ## bench: foundation timings (one evaluation per model on adult, the BO step at 15/100 points),
 ## P2 optimiser overhead against Optuna (needs the bench extra: pip install -e ".[bench]"),
-## P4 batched MLP folds, then the four lines of issue 6 (P3: make bench-replay)
+## P4 batched MLP folds, P5 `reproduce smoke` in a fresh directory (minutes, peak memory),
+## then the four lines of issue 6 (P3: make bench-replay)
 bench:
 	$(BIN)/python bench/foundation.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/mlp_folds.py
+	$(BIN)/python bench/reproduce_bench.py --profile smoke
 	$(BIN)/python bench/summary.py
 
 ## bench-replay: replay time of every rule on the authors' 80 runs

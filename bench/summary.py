@@ -60,7 +60,7 @@ def p4_line(results: Path) -> str:
 def p5_line(results: Path) -> str:
     """``P5 smoke reproduce minutes: <x>``."""
     value = (_read(results / "reproduce.json") or {}).get("smoke_minutes")
-    return f"P5 smoke reproduce minutes: {_fmt(value, 'run make reproduce PROFILE=smoke')}"
+    return f"P5 smoke reproduce minutes: {_fmt(value, 'run python bench/reproduce_bench.py')}"
 
 
 def main() -> None:

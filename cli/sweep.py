@@ -421,12 +421,15 @@ def reproduce_cmd(
 
     PROFILE: smoke, laptop (default), paper or paper-replay (experiments/conf/experiment/).
     Writes results/<PROFILE>/: runs/, replay/*.csv, report/summary.*, figures/*.{pdf,png} and
-    reproduce.json (wall time of each stage). Started again, it skips finished runs.
+    reproduce.json (wall time of each stage, peak memory of the process tree). Started again, it
+    skips finished runs.
     """
+    from autoterm.resources import PeakMemory
     from cli.logs import setup_logging
 
     setup_logging()
     t_start = time.perf_counter()
+    mem = PeakMemory(interval=2.0).__enter__()  # a daemon thread: dies with the process
     root = Path(out or Path("results") / profile).resolve()
     plan = plan_sweep(
         profile, root, list(overrides), launcher_overrides(launcher, jobs), require_grid=False
@@ -475,6 +478,7 @@ def reproduce_cmd(
     )
     stages["figures"] = time.perf_counter() - t0
     stages["total"] = time.perf_counter() - t_start
+    mem.__exit__(None, None, None)
     from autoterm.sweep import format_seconds
     from autoterm.trajectory import write_json_atomic
 
@@ -485,15 +489,17 @@ def reproduce_cmd(
             "runs": len(plan.specs) if source == "sweep" else None,
             "tables": [str(t) for t in tables],
             "seconds": stages,
+            "memory": mem.summary(),
             "argv": sys.argv[1:],
             "finished": time.strftime("%F %T"),
         },
     )
     log.info(
-        "reproduce %s: %s (%s) -> %s",
+        "reproduce %s: %s (%s), peak memory %.0f MiB -> %s",
         profile,
         format_seconds(stages["total"]),
         ", ".join(f"{k} {format_seconds(v)}" for k, v in stages.items() if k != "total"),
+        mem.peak_bytes / 2**20,
         root,
     )
 
