@@ -64,12 +64,13 @@ def max_pi(
         ``max PI`` in ``[0, 1]`` (0 when PI underflows everywhere).
     """
     from scipy.optimize import minimize
-    from threadpoolctl import threadpool_limits
+
+    from autoterm.bo.numpy_gp import one_blas_thread
 
     d = space.dim
     sob = space.sobol(n_sobol, seed)
     feas = np.asarray(starts, dtype=float).reshape(-1, d)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         mu, sigma = gp.predict(sob)
         logpi = log_ndtr((best_f - mu) / sigma)
         k = min(num_restarts, len(sob))

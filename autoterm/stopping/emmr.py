@@ -98,9 +98,9 @@ def emmr_terms(
     Returns:
         ``delta_t``, ``tau``, ``ratio``, ``delta_mu``, ``v``, ``kappa``, ``kl``.
     """
-    from threadpoolctl import threadpool_limits
+    from autoterm.bo.numpy_gp import one_blas_thread
 
-    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see autoterm.bo.numpy_gp
+    with one_blas_thread():  # small matrices: see autoterm.bo.numpy_gp
         return _terms(X, y, delta, n_sobol, num_restarts, seed, cache)
 
 

@@ -299,9 +299,9 @@ def bound_from_numpy_gp(
     Returns:
         ``(ucb_min, lcb_min)``.
     """
-    from threadpoolctl import threadpool_limits
+    from autoterm.bo.numpy_gp import one_blas_thread
 
-    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see autoterm.bo.numpy_gp
+    with one_blas_thread():  # small matrices: see autoterm.bo.numpy_gp
         return _numpy_gp_search(gp, X_fit, beta, n_sobol, num_restarts, observation_noise, seed)
 
 
