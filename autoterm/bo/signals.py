@@ -64,11 +64,14 @@ def max_pi(
         ``max PI`` in ``[0, 1]`` (0 when PI underflows everywhere).
     """
     from scipy.optimize import minimize
+    from scipy.stats import qmc
 
     from autoterm.bo.numpy_gp import one_blas_thread
 
     d = space.dim
-    sob = space.sobol(n_sobol, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # balance warning for non-powers of 2
+        sob = qmc.Sobol(d, scramble=True, seed=seed).random(n_sobol)  # continuous: not snapped
     feas = np.asarray(starts, dtype=float).reshape(-1, d)
     with one_blas_thread():
         mu, sigma = gp.predict(sob)

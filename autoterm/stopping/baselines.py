@@ -5,6 +5,7 @@ All read only the first ``t`` records at the check ``t`` (see :mod:`autoterm.sto
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -116,18 +117,24 @@ class IQRImprovement(StoppingRule):
 
     def estimates(self, h: History) -> np.ndarray:
         """Normalised improvement over the last window, shape ``(N + 1,)``."""
-        w = int(self.params.get("window", 5))
         b = best_so_far(h)
-        out = np.full(len(b), np.nan)
-        for t in range(w + 1, len(b)):
-            v = h.val[:t]
-            v = v[np.isfinite(v)]
-            if v.size < 2 or not np.isfinite(b[t - w]):
-                continue
-            gain = b[t - w] - b[t]
-            iqr = float(np.subtract(*np.percentile(v, [75, 25])))
-            out[t] = gain / iqr if iqr > 0 else (0.0 if gain <= 0 else np.inf)
-        return out
+        return np.array([self._at(h, b, t) for t in range(len(b))], dtype=float)
+
+    def estimate_at(self, h: History, t: int) -> float:
+        """The estimate at the single check ``t`` (reads records ``< t`` only)."""
+        return self._at(h, best_so_far(h), t)
+
+    def _at(self, h: History, b: np.ndarray, t: int) -> float:
+        w = int(self.params.get("window", 5))
+        if t < w + 1 or t >= len(b):
+            return math.nan
+        v = h.val[:t]
+        v = v[np.isfinite(v)]
+        if v.size < 2 or not np.isfinite(b[t - w]):
+            return math.nan
+        gain = b[t - w] - b[t]
+        iqr = float(np.subtract(*np.percentile(v, [75, 25])))
+        return float(gain / iqr) if iqr > 0 else (0.0 if gain <= 0 else math.inf)
 
     def thresholds(self, h: History, knob: float) -> np.ndarray:
         """``alpha``."""

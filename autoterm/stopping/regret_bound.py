@@ -559,9 +559,12 @@ class RegretBound(StoppingRule):
         if ratio is None:
             ratio = 1.0 / (k - 1) if k >= 2 else 0.0
         eps = np.full(len(h) + 1, np.nan)
+        memo: dict[int, float] = {}  # the incumbent changes rarely: one error per incumbent
         for t, i in enumerate(h.incumbents()):
             if i >= 0:
-                eps[t] = statistical_error(h.folds[i], ratio)
+                if i not in memo:
+                    memo[i] = statistical_error(h.folds[i], ratio)
+                eps[t] = memo[i]
         return eps
 
     def thresholds(self, h: History, knob: float) -> np.ndarray:
