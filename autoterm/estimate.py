@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from autoterm.runner import RunSpec, dataset_slug
+from autoterm.runner import RunSpec, _limit_threads, _load_data, dataset_slug
 
 log = logging.getLogger(__name__)
 
@@ -156,21 +156,11 @@ def time_evaluations(spec: RunSpec, n_configs: int = 3) -> EvalTiming:
     Returns:
         The timing.
     """
-    from autoterm.data import load_dataset, make_splits, prepare, resolve_data_dirs
+    from autoterm.data import prepare
     from autoterm.objectives import get_objective
 
     cls = get_objective(spec.model)
-    ds = load_dataset(
-        spec.dataset,
-        data_dirs=resolve_data_dirs(spec.data_dirs),
-        target=spec.target,
-        task=spec.task,
-        max_rows=spec.max_rows,
-        seed=spec.seed,
-    )
-    splits = make_splits(
-        ds.y, ds.task, test_size=spec.test_size, n_folds=spec.folds, seed=spec.seed
-    )
+    ds, splits = _load_data(spec)  # exactly as the run loads them
     data = prepare(ds, splits, cls.preprocessing)
     threads = spec.threads or 1
     _limit_threads(threads)
@@ -305,9 +295,3 @@ def _measure(est: SweepEstimate, n_configs: int, say: Callable[[str], None]) -> 
         est.bo_step[m] = time_bo_step(s)
         est.rule_check[m] = time_rule_check(s)
         say(f"{m}: BO step {est.bo_step[m]:.2f}s, rule check {est.rule_check[m]:.3f}s")
-
-
-def _limit_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)

@@ -63,10 +63,9 @@ def max_pi(
     Returns:
         ``max PI`` in ``[0, 1]`` (0 when PI underflows everywhere).
     """
-    from scipy.optimize import minimize
     from scipy.stats import qmc
 
-    from autoterm.bo.numpy_gp import one_blas_thread
+    from autoterm.bo.numpy_gp import minimize_in_unit_cube, one_blas_thread
 
     d = space.dim
     with warnings.catch_warnings():
@@ -80,21 +79,11 @@ def max_pi(
         top = sob[np.argsort(-logpi, kind="stable")[:k]]
         if k > 0:
 
-            def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
-                v, g = _log_pi_and_grad(gp, z.reshape(k, d), best_f)
-                return float(-v.sum()), -g.reshape(-1)
+            def neg_log_pi(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                v, g = _log_pi_and_grad(gp, z, best_f)
+                return -v, -g
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # overflow in exp for z << 0 is harmless
-                res = minimize(
-                    fun,
-                    top.reshape(-1),
-                    jac=True,
-                    method="L-BFGS-B",
-                    bounds=[(0.0, 1.0)] * (k * d),
-                    options={"maxiter": 200},
-                )
-            top = np.vstack([top, np.clip(res.x.reshape(k, d), 0.0, 1.0)])
+            top = np.vstack([top, minimize_in_unit_cube(neg_log_pi, top)])
         # only feasible points count: the best raw and refined points, snapped, and the starts
         cand = np.vstack([space.snap(top), feas]) if len(top) else feas
         if not len(cand):

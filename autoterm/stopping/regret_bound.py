@@ -314,8 +314,9 @@ def _numpy_gp_search(
     observation_noise: bool,
     seed: int,
 ) -> tuple[float, float]:
-    from scipy.optimize import minimize
     from scipy.stats import qmc
+
+    from autoterm.bo.numpy_gp import minimize_in_unit_cube
 
     d = X_fit.shape[1]
     sb = math.sqrt(beta)
@@ -334,20 +335,7 @@ def _numpy_gp_search(
     k = min(num_restarts, len(cand))
     if k > 0:
         starts = cand[np.argsort(lcb, kind="stable")[:k]]
-
-        def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
-            val, grad = gp.lcb_and_grad(z.reshape(k, d), sb, observation_noise)
-            return float(val.sum()), grad.reshape(-1)
-
-        res = minimize(
-            fun,
-            starts.reshape(-1),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * (k * d),
-            options={"maxiter": 200},
-        )
-        ends = np.clip(res.x.reshape(k, d), 0.0, 1.0)
+        ends = minimize_in_unit_cube(lambda z: gp.lcb_and_grad(z, sb, observation_noise), starts)
         m_e, s_e = gp.predict(ends, observation_noise)
         lcb_min = min(lcb_min, float((m_e - sb * s_e).min()))
     return ucb_min, lcb_min
